@@ -1,0 +1,40 @@
+# nba-props — the two commands that matter: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+BQEMU_VENV := .venv-bqemu
+
+.PHONY: demo test lint typecheck unit integration e2e bench bench-real emulator clean help
+
+help:
+	@echo "make demo   - run one night end to end on a synthetic league (embedded mode)"
+	@echo "make test   - linters, type checks and the whole test suite (BigQuery emulator included)"
+	@echo "make bench  - benchmarks; writes bench/results.json"
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/nba-props demo
+
+emulator:
+	bash scripts/bqemulator-venv.sh $(BQEMU_VENV)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy shared coordinator worker
+
+test: $(STAMP) emulator lint typecheck
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf $(VENV) $(BQEMU_VENV) data models .pytest_cache .mypy_cache .ruff_cache

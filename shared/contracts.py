@@ -1,0 +1,218 @@
+"""Message contracts between the coordinator and the worker.
+
+A `PredictionRequest` carries everything the worker needs — game context, the player's history and
+the chosen betting line — so the worker never queries the warehouse on the hot path. Bump
+`SCHEMA_VERSION` on any incompatible change; the worker acknowledges and records a message whose
+version it does not speak instead of retrying it forever.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from datetime import date, datetime
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from shared.errors import PoisonMessage
+
+SCHEMA_VERSION = 1
+
+INJURY_STATUSES = ("AVAILABLE", "PROBABLE", "QUESTIONABLE", "DOUBTFUL", "OUT")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GameContext(_Strict):
+    """The game being predicted, seen from the player's team, as of before tip-off."""
+
+    game_id: str
+    game_date: date
+    tipoff_utc: datetime | None = None
+    season: str
+    phase: Literal["regular", "playoffs", "preseason"] = "regular"
+    team_id: int
+    team_abbr: str
+    opponent_team_id: int
+    opponent_abbr: str
+    is_home: bool
+    # Season-to-date team aggregates before this game (None where the season has no games yet).
+    team_pace: float | None = None
+    team_off_rating: float | None = None
+    team_win_pct: float | None = None
+    team_rest_days: int | None = None
+    opponent_def_rating: float | None = None
+    opponent_pace: float | None = None
+    opponent_rest_days: int | None = None
+    opponent_paint_share_allowed: float | None = None
+    opponent_mid_share_allowed: float | None = None
+    opponent_three_share_allowed: float | None = None
+
+
+class HistoryTable(_Strict):
+    """The player's games before the game date, column by column (compact, fast to parse)."""
+
+    game_date: list[date] = Field(default_factory=list)
+    season: list[str] = Field(default_factory=list)
+    opponent_team_id: list[int] = Field(default_factory=list)
+    is_home: list[bool] = Field(default_factory=list)
+    minutes: list[float] = Field(default_factory=list)
+    points: list[float] = Field(default_factory=list)
+    fga: list[float | None] = Field(default_factory=list)
+    fg3m: list[float | None] = Field(default_factory=list)
+    fg3a: list[float | None] = Field(default_factory=list)
+    ftm: list[float | None] = Field(default_factory=list)
+    fta: list[float | None] = Field(default_factory=list)
+    tov: list[float | None] = Field(default_factory=list)
+    points_paint: list[float | None] = Field(default_factory=list)
+    points_mid_range: list[float | None] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _same_length(self) -> Self:
+        lengths = {name: len(getattr(self, name)) for name in type(self).model_fields}
+        if len(set(lengths.values())) > 1:
+            raise ValueError(f"history columns differ in length: {lengths}")
+        return self
+
+    def __len__(self) -> int:
+        return len(self.game_date)
+
+    def columns(self) -> dict[str, list[Any]]:
+        return {name: getattr(self, name) for name in type(self).model_fields}
+
+
+class LineQuote(_Strict):
+    """A real bookmaker line: the latest snapshot before tip-off and that book's opening line."""
+
+    bookmaker: str
+    line: float = Field(gt=0, lt=100)
+    over_price: int | None = None
+    under_price: int | None = None
+    snapshot_at: datetime
+    opening_line: float | None = Field(default=None, gt=0, lt=100)
+
+
+class PredictionRequest(_Strict):
+    """One player's pre-loaded payload: the unit of fan-out."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    batch_id: str = Field(min_length=1, max_length=64)
+    player_id: int = Field(gt=0)
+    player_name: str = Field(min_length=1, max_length=128)
+    game: GameContext
+    injury_status: Literal["AVAILABLE", "PROBABLE", "QUESTIONABLE", "DOUBTFUL"] | None = None
+    history: HistoryTable
+    line: LineQuote | None = None
+    # Context features beyond V8 (travel, schedule, age), stored with the prediction.
+    context: dict[str, float | int | bool | None] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _history_is_before_the_game(self) -> Self:
+        late = [d for d in self.history.game_date if d >= self.game.game_date]
+        if late:
+            raise ValueError(f"history contains games on or after the game date: {sorted(late)[:3]}")
+        return self
+
+    def prediction_id(self) -> str:
+        """Deterministic: the same message always maps to the same row."""
+        return prediction_id(self.batch_id, self.game.game_id, self.player_id)
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    def attributes(self) -> dict[str, str]:
+        return {
+            "batch_id": self.batch_id,
+            "player_id": str(self.player_id),
+            "game_date": self.game.game_date.isoformat(),
+            "schema_version": str(self.schema_version),
+        }
+
+
+def prediction_id(batch_id: str, game_id: str, player_id: int) -> str:
+    return hashlib.sha256(f"{batch_id}|{game_id}|{player_id}".encode()).hexdigest()[:32]
+
+
+class PushMessage(BaseModel):
+    """`message` of a Pub/Sub push request (both camelCase and snake_case ids, as Pub/Sub sends)."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    data: str | None = None
+    attributes: dict[str, str] = Field(default_factory=dict)
+    message_id: str | None = Field(default=None, alias="messageId")
+    publish_time: str | None = Field(default=None, alias="publishTime")
+
+
+class PushEnvelope(BaseModel):
+    """The body Pub/Sub POSTs to a push endpoint."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    message: PushMessage
+    subscription: str | None = None
+    delivery_attempt: int | None = Field(default=None, alias="deliveryAttempt")
+
+    @classmethod
+    def wrap(
+        cls, data: bytes, attributes: dict[str, str], message_id: str, attempt: int, subscription: str
+    ) -> dict[str, Any]:
+        """Build a push body exactly as Pub/Sub would (used by the loopback transport and tests)."""
+        return {
+            "message": {
+                "data": base64.b64encode(data).decode(),
+                "attributes": attributes,
+                "messageId": message_id,
+                "message_id": message_id,
+                "publishTime": datetime.now().astimezone().isoformat(),
+            },
+            "subscription": subscription,
+            "deliveryAttempt": attempt,
+        }
+
+
+def parse_push_body(body: bytes) -> tuple[PushEnvelope, PredictionRequest]:
+    """Envelope bytes → request. Every way this can fail is permanent, so each is a PoisonMessage."""
+    try:
+        raw = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PoisonMessage("invalid_envelope_json", str(exc)) from exc
+    if not isinstance(raw, dict):
+        raise PoisonMessage("invalid_envelope", "push body is not a JSON object")
+    try:
+        envelope = PushEnvelope.model_validate(raw)
+    except ValidationError as exc:
+        raise PoisonMessage("invalid_envelope", _short(exc)) from exc
+    if not envelope.message.data:
+        raise PoisonMessage("empty_message", "message.data is missing or empty")
+    try:
+        data = base64.b64decode(envelope.message.data, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise PoisonMessage("invalid_base64", str(exc)) from exc
+    try:
+        payload = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PoisonMessage("invalid_payload_json", str(exc)) from exc
+    if not isinstance(payload, dict):
+        raise PoisonMessage("invalid_payload", "payload is not a JSON object")
+    version = payload.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise PoisonMessage(
+            "schema_version_mismatch", f"payload speaks schema {version!r}, worker speaks {SCHEMA_VERSION}"
+        )
+    try:
+        request = PredictionRequest.model_validate(payload)
+    except ValidationError as exc:
+        raise PoisonMessage("invalid_payload", _short(exc)) from exc
+    return envelope, request
+
+
+def _short(exc: ValidationError, limit: int = 3) -> str:
+    parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:limit]]
+    more = exc.error_count() - limit
+    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")

@@ -1,0 +1,83 @@
+"""structlog set-up: Cloud Logging JSON in the cloud, a readable console locally."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+from shared.settings import LogFormat, Settings
+
+_LEVEL_TO_SEVERITY = {
+    "debug": "DEBUG",
+    "info": "INFO",
+    "warning": "WARNING",
+    "warn": "WARNING",
+    "error": "ERROR",
+    "exception": "ERROR",
+    "critical": "CRITICAL",
+}
+
+
+def _cloud_logging_fields(_: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
+    # Cloud Logging reads `severity` and `message` from a JSON line on stdout.
+    level = str(event_dict.pop("level", method_name)).lower()
+    event_dict["severity"] = _LEVEL_TO_SEVERITY.get(level, "DEFAULT")
+    event_dict["message"] = event_dict.pop("event", "")
+    return event_dict
+
+
+def running_in_cloud() -> bool:
+    """Cloud Run sets K_SERVICE; that is the signal to log JSON."""
+    return "K_SERVICE" in os.environ
+
+
+def configure_logging(settings: Settings) -> None:
+    """Configure structlog and the stdlib root logger once per process."""
+    use_json = settings.log_format is LogFormat.JSON or (
+        settings.log_format is LogFormat.AUTO and running_in_cloud()
+    )
+    level = logging.getLevelName(settings.log_level.upper())
+    if not isinstance(level, int):
+        level = logging.INFO
+    shared_processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    renderer: Any
+    if use_json:
+        shared_processors += [
+            structlog.processors.format_exc_info,
+            _cloud_logging_fields,
+        ]
+        renderer = structlog.processors.JSONRenderer()
+    else:
+        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    structlog.configure(
+        processors=[*shared_processors, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stdout if use_json else sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+    for noisy in ("httpx", "httpcore", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def trace_field(header: str | None, project: str | None) -> dict[str, str]:
+    """Cloud Logging's trace field from an ``X-Cloud-Trace-Context: TRACE/SPAN;o=1`` header."""
+    if not header or not project:
+        return {}
+    trace_id = header.split("/", 1)[0].strip()
+    if not trace_id:
+        return {}
+    return {"logging.googleapis.com/trace": f"projects/{project}/traces/{trace_id}"}
+
+
+def get_logger(name: str) -> Any:
+    return structlog.get_logger(name)

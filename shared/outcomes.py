@@ -1,0 +1,78 @@
+"""Rows for `player_outcomes`: every slate player that ends without a prediction says why."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from shared.transport import DeadLetter
+from shared.warehouse import Warehouse
+
+
+class Outcome(StrEnum):
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    DEAD_LETTERED = "dead_lettered"
+    PUBLISH_FAILED = "publish_failed"
+
+
+def outcome_row(
+    *,
+    outcome: Outcome,
+    reason: str,
+    recorded_at: datetime,
+    batch_id: str | None,
+    player_id: int | None,
+    game_date: date | None,
+    detail: str = "",
+    message_id: str | None = None,
+) -> dict[str, Any]:
+    # Keyed so that recording the same fact twice (a redelivered poison message) keeps one row.
+    key = f"{batch_id}|{player_id}|{outcome.value}" if batch_id and player_id else f"msg|{message_id}|{reason}"
+    return {
+        "outcome_id": hashlib.sha256(key.encode()).hexdigest()[:32],
+        "batch_id": batch_id,
+        "game_date": game_date,
+        "player_id": player_id,
+        "outcome": outcome.value,
+        "reason": reason,
+        "detail": detail[:2000],
+        "message_id": message_id,
+        "recorded_at": recorded_at,
+    }
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _date_or_none(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def record_dead_letter(warehouse: Warehouse, letter: DeadLetter, now: datetime) -> None:
+    """The dead-letter sink: what Pub/Sub's dead-letter topic subscription does in the cloud."""
+    attrs = letter.attributes
+    warehouse.append(
+        "player_outcomes",
+        [
+            outcome_row(
+                outcome=Outcome.DEAD_LETTERED,
+                reason="max_delivery_attempts",
+                detail=f"{letter.attempts} attempts; last status {letter.last_status}: {letter.last_error}",
+                recorded_at=now,
+                batch_id=attrs.get("batch_id"),
+                player_id=_int_or_none(attrs.get("player_id")),
+                game_date=_date_or_none(attrs.get("game_date")),
+                message_id=letter.message_id,
+            )
+        ],
+    )

@@ -1,0 +1,13 @@
+-- Moves a batch on. NULL arguments keep the current value.
+-- params: batch_id STRING, status STRING, expected INT64, published INT64, skipped INT64, load_metrics_json STRING, error STRING, superseded_by STRING, finished_at TIMESTAMP, now TIMESTAMP
+UPDATE batches
+SET status = COALESCE(@status, status),
+    expected = COALESCE(@expected, expected),
+    published = COALESCE(@published, published),
+    skipped = COALESCE(@skipped, skipped),
+    load_metrics_json = COALESCE(@load_metrics_json, load_metrics_json),
+    error = COALESCE(@error, error),
+    superseded_by = COALESCE(@superseded_by, superseded_by),
+    finished_at = COALESCE(@finished_at, finished_at),
+    updated_at = @now
+WHERE batch_id = @batch_id

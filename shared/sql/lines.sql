@@ -1,0 +1,26 @@
+-- For every slate player and bookmaker: the latest line snapshot taken before tip-off, and that
+-- bookmaker's opening line. Which bookmaker wins is decided by the configured priority afterwards.
+-- params: game_date DATE, player_ids ARRAY<INT64>
+WITH snaps AS (
+  SELECT l.player_id, l.game_id, l.bookmaker, l.line, l.over_price, l.under_price, l.snapshot_at
+  FROM prop_line_snapshots AS l
+  JOIN schedule AS g ON g.game_id = l.game_id AND g.game_date = @game_date
+  WHERE l.game_date = @game_date
+    AND l.player_id IN UNNEST(@player_ids)
+    AND (g.tipoff_utc IS NULL OR l.snapshot_at < g.tipoff_utc)
+)
+SELECT
+  player_id,
+  game_id,
+  bookmaker,
+  line,
+  over_price,
+  under_price,
+  snapshot_at,
+  FIRST_VALUE(line) OVER (
+    PARTITION BY player_id, game_id, bookmaker ORDER BY snapshot_at
+    ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
+  ) AS opening_line
+FROM snaps
+QUALIFY ROW_NUMBER() OVER (PARTITION BY player_id, game_id, bookmaker ORDER BY snapshot_at DESC) = 1
+ORDER BY player_id, bookmaker

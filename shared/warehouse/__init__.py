@@ -1,0 +1,62 @@
+"""The warehouse port: named batch reads, idempotent appends, and the few DML statements batches need.
+
+Adapters: `DuckDbWarehouse` (embedded default) and `BigQueryWarehouse` (cloud). Both run the same
+BigQuery-dialect SQL files from `shared/sql`; DuckDB gets them transpiled by sqlglot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import pandas as pd
+
+QueryParams = Mapping[str, Any]
+
+
+@runtime_checkable
+class Warehouse(Protocol):
+    """What the services need from a warehouse, and nothing more."""
+
+    @property
+    def query_count(self) -> int:
+        """Statements run since this adapter was created (tests and load metrics use it)."""
+        ...
+
+    def create_schema(self) -> None:
+        """Create every table and view if missing; safe to call again."""
+        ...
+
+    def query(self, name: str, params: QueryParams, *, timeout_s: float | None = None) -> pd.DataFrame:
+        """Run the named read statement under the timeout; raise QueryTimeout when it expires."""
+        ...
+
+    def execute(self, name: str, params: QueryParams, *, timeout_s: float | None = None) -> None:
+        """Run the named DML statement (batch bookkeeping)."""
+        ...
+
+    def append(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Append rows keyed by the table's primary key; a row whose key exists already is dropped.
+
+        Returns the number of rows handed over. Idempotent: redelivering the same rows adds none.
+        """
+        ...
+
+    def load_frame(self, table: str, frame: pd.DataFrame) -> int:
+        """Bulk-load a DataFrame (generator, importer) with the same keep-the-first semantics."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def make_warehouse(settings: Any) -> Warehouse:
+    """Build the adapter the settings ask for (called once, by a composition root)."""
+    from shared.settings import WarehouseBackend
+
+    if settings.warehouse_backend is WarehouseBackend.BIGQUERY:
+        from shared.warehouse.bigquery import BigQueryWarehouse
+
+        return BigQueryWarehouse.from_settings(settings)
+    from shared.warehouse.duckdb import DuckDbWarehouse
+
+    return DuckDbWarehouse(settings.duckdb_path, default_timeout_s=settings.query_timeout_s)

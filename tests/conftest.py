@@ -1,0 +1,78 @@
+"""Shared fixtures: one small synthetic league and one tiny real model per test session."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from shared.settings import Settings
+from shared.warehouse.duckdb import DuckDbWarehouse
+
+SEED = 11
+REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "nba-player-game-logs"
+
+
+@pytest.fixture(scope="session")
+def league_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, date]:
+    """A DuckDB file holding a small league (two seasons, the second partly played)."""
+    from nba_props.league import generate_league
+
+    path = tmp_path_factory.mktemp("league") / "league.duckdb"
+    warehouse = DuckDbWarehouse(path)
+    league = generate_league(SEED, players_per_team=12)
+    league.write(warehouse)
+    warehouse.close()
+    return path, league.next_game_date
+
+
+@pytest.fixture
+def league_warehouse(league_file: tuple[Path, date], tmp_path: Path) -> Iterator[DuckDbWarehouse]:
+    """A private copy of the league, so a test may write freely."""
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(league_file[0], copy)
+    warehouse = DuckDbWarehouse(copy)
+    yield warehouse
+    warehouse.close()
+
+
+@pytest.fixture
+def game_date(league_file: tuple[Path, date]) -> date:
+    return league_file[1]
+
+
+@pytest.fixture(scope="session")
+def model_dir(league_file: tuple[Path, date], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny real CatBoost V8 bundle trained on the league (few iterations: fast, still real)."""
+    from shared.training import train_model
+
+    out = tmp_path_factory.mktemp("model") / "catboost_v8"
+    warehouse = DuckDbWarehouse(league_file[0], read_only=True)
+    try:
+        train_model(
+            warehouse,
+            out,
+            start=None,
+            end=league_file[1],
+            iterations=30,
+            bookmaker_priority=Settings().bookmaker_priority,
+            progress=None,
+        )
+    finally:
+        warehouse.close()
+    return out
+
+
+@pytest.fixture
+def settings(tmp_path: Path, model_dir: Path) -> Settings:
+    return Settings(
+        duckdb_path=tmp_path / "warehouse.duckdb",
+        model_dir=model_dir,
+        retry_min_backoff_s=0.01,
+        retry_max_backoff_s=0.05,
+        max_delivery_attempts=3,
+        log_format="console",  # type: ignore[arg-type]
+    )

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from importlib import resources
+
+import pytest
+import sqlglot
+
+from shared.sql import check_params, statement
+
+NAMES = sorted(p.name[:-4] for p in resources.files("shared.sql").iterdir() if p.name.endswith(".sql"))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_statement_declares_exactly_the_parameters_it_uses_and_transpiles(name: str) -> None:
+    stmt = statement(name)
+    assert "@" not in stmt.duckdb, "a BigQuery parameter survived transpilation"
+    sqlglot.parse_one(stmt.bigquery, read="bigquery")  # valid BigQuery syntax
+
+
+def test_a_call_with_a_misspelled_parameter_is_refused() -> None:
+    with pytest.raises(ValueError, match="expected parameters"):
+        check_params(statement("lines"), {"game_date": None, "player_id": []})
+
+
+def test_sql_never_interpolates_values() -> None:
+    for name in NAMES:
+        text = statement(name).bigquery
+        assert "{" not in text and "%s" not in text, name

@@ -1,0 +1,106 @@
+"""The worker service: a stateless Pub/Sub push endpoint that predicts from the payload alone."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import structlog
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from shared.errors import NbaPropsError, QueryTimeout, WarehouseUnavailable
+from shared.logging import configure_logging, get_logger, trace_field
+from shared.model import ModelBundle
+from shared.settings import Settings
+from shared.warehouse import Warehouse, make_warehouse
+from worker.predict import PredictionHandler
+
+log = get_logger(__name__)
+
+PUSH_PATH = "/pubsub/push"
+
+
+@dataclass
+class WorkerContainer:
+    settings: Settings
+    warehouse: Warehouse
+    bundle: ModelBundle
+    handler: PredictionHandler
+
+    @classmethod
+    def build(cls, settings: Settings, warehouse: Warehouse | None = None) -> WorkerContainer:
+        # Load the model first: a missing or mismatched bundle must stop the worker before it serves.
+        bundle = ModelBundle.load(settings.model_dir)
+        warehouse = warehouse or make_warehouse(settings)
+        return cls(settings, warehouse, bundle, PredictionHandler(bundle, warehouse, settings))
+
+
+def _container(request: Request) -> WorkerContainer:
+    container: WorkerContainer = request.app.state.container
+    return container
+
+
+ContainerDep = Annotated[WorkerContainer, Depends(_container)]
+
+# Transient errors answer 5xx so Pub/Sub redelivers; anything permanent was acknowledged upstream.
+_TRANSIENT: tuple[type[NbaPropsError], ...] = (WarehouseUnavailable, QueryTimeout)
+
+
+def create_app(container: WorkerContainer | None = None, settings: Settings | None = None) -> FastAPI:
+    """The worker app. Startup fails (and the instance never becomes ready) without a valid model."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if container is None:
+            resolved = settings or Settings()
+            configure_logging(resolved)
+            app.state.container = WorkerContainer.build(resolved)
+        else:
+            app.state.container = container
+        manifest = app.state.container.bundle.manifest
+        log.info(
+            "Worker ready",
+            model_version=manifest.model_version,
+            feature_set_hash=manifest.feature_set_hash,
+        )
+        yield
+
+    app = FastAPI(title="nba-props worker", version="1", lifespan=lifespan)
+
+    @app.post(PUSH_PATH, status_code=204)
+    def push(request: Request, c: ContainerDep, body: bytes = Depends(_body)) -> Response:
+        """Pub/Sub push endpoint: 204 predicted, 200 rejected-and-recorded, 503 retry later."""
+        trace = trace_field(request.headers.get("x-cloud-trace-context"), c.settings.gcp_project_for_trace)
+        with structlog.contextvars.bound_contextvars(**trace):
+            try:
+                handled = c.handler.handle(body)
+            except _TRANSIENT as exc:
+                log.warning("Transient failure; asking for redelivery", error=str(exc))
+                return JSONResponse({"error": "transient", "detail": str(exc)}, status_code=503)
+        if handled.outcome == "rejected":
+            log.warning("Message rejected", reason=handled.reason, detail=handled.detail)
+            return JSONResponse({"status": "rejected", "reason": handled.reason}, status_code=200)
+        return Response(status_code=204)
+
+    @app.get("/healthz")
+    def healthz(c: ContainerDep) -> dict[str, str]:
+        """Liveness: the process answers and holds a validated model."""
+        return {"status": "ok", "model_version": c.bundle.manifest.model_version}
+
+    @app.get("/readyz")
+    def readyz(c: ContainerDep) -> Any:
+        """Readiness: a validated model is loaded."""
+        return {
+            "status": "ready",
+            "model_version": c.bundle.manifest.model_version,
+            "feature_set_hash": c.bundle.manifest.feature_set_hash,
+        }
+
+    return app
+
+
+async def _body(request: Request) -> bytes:
+    return await request.body()
