@@ -5,8 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BQEMU_VENV := .venv-bqemu
+TOOLS_VENV := .venv-tools
 
-.PHONY: demo test lint typecheck unit integration e2e bench bench-real emulator clean help
+.PHONY: demo test lint typecheck bench emulator tools schemas clean help
 
 help:
 	@echo "make demo   - run one night end to end on a synthetic league (embedded mode)"
@@ -26,15 +27,21 @@ demo: $(STAMP)
 emulator:
 	bash scripts/bqemulator-venv.sh $(BQEMU_VENV)
 
+tools:
+	bash scripts/tools-venv.sh $(TOOLS_VENV)
+
+schemas: $(STAMP)
+	$(BIN)/python deploy/generate_schemas.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy shared coordinator worker
+	$(BIN)/mypy shared coordinator worker deploy/generate_schemas.py
 
-test: $(STAMP) emulator lint typecheck
+test: $(STAMP) emulator tools lint typecheck
 	$(BIN)/pytest -q
 
 clean:
-	rm -rf $(VENV) $(BQEMU_VENV) data models .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BQEMU_VENV) $(TOOLS_VENV) data models .pytest_cache .mypy_cache .ruff_cache

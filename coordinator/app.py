@@ -91,7 +91,7 @@ def _error_response(exc: NbaPropsError) -> JSONResponse:
         if isinstance(exc, kind):
             body: dict[str, Any] = {"error": code, "detail": str(exc)}
             if isinstance(exc, BatchConflict):
-                body["batch_id"] = exc.batch_id
+                body.update(batch_id=exc.batch_id, status=exc.status)
             if isinstance(exc, QueryTimeout):
                 body.update(query=exc.query, timeout_s=exc.timeout_s, elapsed_s=round(exc.elapsed_s, 2))
             return JSONResponse(body, status_code=status)

@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,6 +18,7 @@ import structlog
 
 from shared.contracts import PredictionRequest
 from shared.errors import BatchConflict, BatchNotFound, NbaPropsError, QueryTimeout
+from shared.features import history_params
 from shared.lines import choose_lines
 from shared.outcomes import Outcome, outcome_row
 from shared.payloads import build_requests
@@ -46,6 +47,8 @@ class BatchStatus(StrEnum):
 
 
 ACTIVE = frozenset({BatchStatus.LOADING, BatchStatus.PUBLISHING, BatchStatus.RUNNING})
+# A new /start for the date needs `force` while a batch in one of these states holds it.
+BLOCKING = ACTIVE | {BatchStatus.COMPLETE, BatchStatus.STALLED}
 
 
 @dataclass
@@ -84,6 +87,16 @@ class SlateLoad:
     metrics: LoadMetrics
 
 
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as plain dicts, with NULLs as None (pandas gives NaN/NaT/NA depending on the dtype)."""
+    clean = frame.astype(object).where(frame.notna(), None)
+    return [{str(k): v for k, v in row.items()} for row in clean.to_dict("records")]
+
+
+def _first(frame: pd.DataFrame) -> dict[str, Any]:
+    return _records(frame.head(1))[0]
+
+
 class BatchCoordinator:
     """Use cases of the coordinator: start a batch, report its status."""
 
@@ -103,48 +116,77 @@ class BatchCoordinator:
 
     def start(self, game_date: date | None = None, *, force: bool = False) -> StartResult:
         game_date = game_date or self.default_game_date()
-        existing = self._latest(game_date)
-        if existing is not None and existing["status"] in ACTIVE:
-            if not force:
-                raise BatchConflict(existing["batch_id"], game_date.isoformat())
         batch_id = f"{game_date:%Y%m%d}-{uuid.uuid4().hex[:10]}"
-        bound = structlog.contextvars.bound_contextvars(batch_id=batch_id, game_date=game_date.isoformat())
-        with bound:
+        with structlog.contextvars.bound_contextvars(batch_id=batch_id, game_date=game_date.isoformat()):
+            previous = self._claim(game_date, batch_id, force=force)
             self._warehouse.execute(
                 "batch_insert",
-                {"batch_id": batch_id, "game_date": game_date, "status": BatchStatus.LOADING, "now": self._clock()},
+                {
+                    "batch_id": batch_id,
+                    "game_date": game_date,
+                    "status": BatchStatus.LOADING,
+                    "now": self._clock(),
+                },
             )
-            if existing is not None and existing["status"] in ACTIVE:
-                self._update(existing["batch_id"], status=BatchStatus.SUPERSEDED, superseded_by=batch_id)
-                log.warning("Batch superseded", superseded=existing["batch_id"])
-            try:
-                load = self.load(game_date, batch_id)
-            except NbaPropsError as exc:
-                self._update(batch_id, status=BatchStatus.FAILED, error=str(exc), finished_at=self._clock())
-                if isinstance(exc, QueryTimeout):
-                    log.error("Batch load timed out", query=exc.query, timeout_s=exc.timeout_s)
-                raise
-            metrics_json = json.dumps(asdict(load.metrics))
-            if load.metrics.player_count == 0:
-                self._update(
-                    batch_id, status=BatchStatus.NO_GAMES, load_metrics_json=metrics_json, finished_at=self._clock()
-                )
-                log.info("No games scheduled")
-                return StartResult(batch_id, game_date, 0, BatchStatus.NO_GAMES)
-            expected = len(load.requests) + len(load.skips)
-            self._record_skips(batch_id, game_date, load.skips)
+            if previous is not None and previous["status"] in BLOCKING:
+                self._update(previous["batch_id"], status=BatchStatus.SUPERSEDED, superseded_by=batch_id)
+                log.warning("Batch superseded", superseded=previous["batch_id"])
+            return self._run(batch_id, game_date)
+
+    def _claim(self, game_date: date, batch_id: str, *, force: bool) -> dict[str, Any] | None:
+        """Win the game date for this batch, durably, or raise BatchConflict.
+
+        A compare-and-swap on `batch_locks` in the warehouse, not a process lock: several coordinator
+        instances may receive the same /start, and exactly one of them may proceed.
+        """
+        self._warehouse.execute("batch_lock_init", {"game_date": game_date, "now": self._clock()})
+        lock = _first(self._warehouse.query("batch_lock_get", {"game_date": game_date}))
+        generation = int(lock["generation"])
+        holder = lock["batch_id"]
+        previous = self._get(holder) if isinstance(holder, str) else None
+        if previous is not None and previous["status"] in BLOCKING and not force:
+            raise BatchConflict(previous["batch_id"], game_date.isoformat(), previous["status"])
+        claimed = self._warehouse.execute(
+            "batch_lock_claim",
+            {"game_date": game_date, "expected": generation, "batch_id": batch_id, "now": self._clock()},
+        )
+        if claimed == 0:
+            winner = _first(self._warehouse.query("batch_lock_get", {"game_date": game_date}))
+            raise BatchConflict(str(winner["batch_id"]), game_date.isoformat(), "starting")
+        return previous
+
+    def _run(self, batch_id: str, game_date: date) -> StartResult:
+        try:
+            load = self.load(game_date, batch_id)
+        except NbaPropsError as exc:
+            self._update(batch_id, status=BatchStatus.FAILED, error=str(exc), finished_at=self._clock())
+            if isinstance(exc, QueryTimeout):
+                log.error("Batch load timed out", query=exc.query, timeout_s=exc.timeout_s)
+            raise
+        metrics_json = json.dumps(asdict(load.metrics))
+        if load.metrics.player_count == 0:
             self._update(
                 batch_id,
-                status=BatchStatus.PUBLISHING,
-                expected=expected,
-                skipped=len(load.skips),
+                status=BatchStatus.NO_GAMES,
                 load_metrics_json=metrics_json,
+                finished_at=self._clock(),
             )
-            published = self._publish(batch_id, game_date, load.requests)
-            self._update(batch_id, status=BatchStatus.RUNNING, published=published)
-            return StartResult(
-                batch_id, game_date, expected, BatchStatus.RUNNING, published=published, skipped=len(load.skips)
-            )
+            log.info("No games scheduled")
+            return StartResult(batch_id, game_date, 0, BatchStatus.NO_GAMES)
+        expected = len(load.requests) + len(load.skips)
+        self._record_skips(batch_id, game_date, load.skips)
+        self._update(
+            batch_id,
+            status=BatchStatus.PUBLISHING,
+            expected=expected,
+            skipped=len(load.skips),
+            load_metrics_json=metrics_json,
+        )
+        published = self._publish(batch_id, game_date, load.requests)
+        self._update(batch_id, status=BatchStatus.RUNNING, published=published)
+        return StartResult(
+            batch_id, game_date, expected, BatchStatus.RUNNING, published=published, skipped=len(load.skips)
+        )
 
     def load(self, game_date: date, batch_id: str) -> SlateLoad:
         """Exactly three queries whatever the slate size: slate, history, lines."""
@@ -165,15 +207,8 @@ class BatchCoordinator:
             metrics.batch_load_time = round(time.monotonic() - started, 4)
             return SlateLoad([], [], metrics)
         player_ids = [int(p) for p in slate["player_id"].unique()]
-        history = timed(
-            "history",
-            {
-                "game_date": game_date,
-                "history_start": game_date - timedelta(days=self._settings.history_lookback_days),
-                "player_ids": player_ids,
-                "max_games": self._settings.history_max_games,
-            },
-        )
+        # The history window is part of the feature definition, shared with training: not a knob.
+        history = timed("history", history_params(game_date, player_ids))
         lines = timed("lines", {"game_date": game_date, "player_ids": player_ids})
         chosen = choose_lines(lines, self._settings.bookmaker_priority)
         metrics.history_rows = len(history)
@@ -257,10 +292,12 @@ class BatchCoordinator:
         if batch is None:
             raise BatchNotFound(batch_id or "no batch has run yet")
         game_date: date = batch["game_date"]
-        progress = self._warehouse.query("batch_progress", {"batch_id": batch["batch_id"], "game_date": game_date})
-        completed = int(progress.at[0, "completed"])
-        failed = int(progress.at[0, "failed"])
-        skipped = int(progress.at[0, "skipped"])
+        progress = _first(
+            self._warehouse.query("batch_progress", {"batch_id": batch["batch_id"], "game_date": game_date})
+        )
+        completed = int(progress["completed"])
+        failed = int(progress["failed"])
+        skipped = int(progress["skipped"])
         expected = int(batch["expected"])
         remaining = max(expected - completed - failed - skipped, 0)
         status = BatchStatus(batch["status"])
@@ -274,7 +311,7 @@ class BatchCoordinator:
         elapsed = max((end - batch["created_at"]).total_seconds(), 0.0)
         done = completed + failed + skipped
         eta = round(elapsed / done * remaining, 1) if status in ACTIVE and done and remaining else None
-        outcomes = self._warehouse.query("batch_outcomes", {"batch_id": batch["batch_id"]})
+        outcomes = _records(self._warehouse.query("batch_outcomes", {"batch_id": batch["batch_id"]}))
         return {
             "batch_id": batch["batch_id"],
             "game_date": game_date.isoformat(),
@@ -284,25 +321,22 @@ class BatchCoordinator:
             "failed": failed,
             "skipped": skipped,
             "remaining": remaining,
-            "progress_pct": round(100.0 * (completed + failed + skipped) / expected, 1) if expected else 100.0,
+            "progress_pct": round(100.0 * (completed + failed + skipped) / expected, 1)
+            if expected
+            else 100.0,
             "elapsed_s": round(elapsed, 1),
             "eta_s": eta,
             "load": json.loads(batch["load_metrics_json"]) if batch["load_metrics_json"] else None,
             "error": batch["error"],
             "problems": [
-                {
-                    "player_id": int(r.player_id),
-                    "outcome": r.outcome,
-                    "reason": r.reason,
-                    "detail": r.detail,
-                }
-                for r in outcomes.itertuples()
-                if r.outcome != Outcome.SKIPPED
+                {k: r[k] for k in ("player_id", "outcome", "reason", "detail")}
+                for r in outcomes
+                if r["outcome"] != Outcome.SKIPPED
             ],
             "skips": [
-                {"player_id": int(r.player_id), "reason": r.reason, "detail": r.detail}
-                for r in outcomes.itertuples()
-                if r.outcome == Outcome.SKIPPED
+                {k: r[k] for k in ("player_id", "reason", "detail")}
+                for r in outcomes
+                if r["outcome"] == Outcome.SKIPPED
             ],
         }
 
@@ -311,7 +345,7 @@ class BatchCoordinator:
     def _row(self, frame: pd.DataFrame) -> dict[str, Any] | None:
         if frame.empty:
             return None
-        row = frame.iloc[0].to_dict()
+        row = _first(frame)
         row["game_date"] = pd.Timestamp(row["game_date"]).date()
         for key in ("created_at", "updated_at", "finished_at"):
             value = row.get(key)

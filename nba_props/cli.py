@@ -19,7 +19,8 @@ app = typer.Typer(help="NBA player points-prop predictions.", no_args_is_help=Tr
 warehouse_app = typer.Typer(help="Warehouse administration.", no_args_is_help=True)
 app.add_typer(warehouse_app, name="warehouse")
 
-console = Console()
+# Wide enough for the predictions table when the output is a pipe or a CI log, not a terminal.
+console = Console(width=None if sys.stdout.isatty() else 120)
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -50,7 +51,10 @@ def demo(
     if as_json:
         typer.echo(
             json.dumps(
-                {"status": result.status, "predictions": json.loads(result.predictions.to_json(orient="records"))},
+                {
+                    "status": result.status,
+                    "predictions": json.loads(result.predictions.to_json(orient="records")),
+                },
                 indent=2,
             )
         )
@@ -169,8 +173,18 @@ def status(
         table = Table(title=f"Batch {body['batch_id']}")
         table.add_column("field")
         table.add_column("value", justify="right")
-        for key in ("game_date", "status", "expected", "completed", "failed", "skipped", "remaining",
-                    "progress_pct", "elapsed_s", "eta_s"):
+        for key in (
+            "game_date",
+            "status",
+            "expected",
+            "completed",
+            "failed",
+            "skipped",
+            "remaining",
+            "progress_pct",
+            "elapsed_s",
+            "eta_s",
+        ):
             table.add_row(key, str(body.get(key)))
         console.print(table)
     if response.status_code >= 400:

@@ -93,11 +93,12 @@ def run_demo(settings: Settings, *, seed: int, console: Console, timeout_s: floa
     warehouse = DuckDbWarehouse(settings.duckdb_path, default_timeout_s=settings.query_timeout_s)
     game_date = ensure_league(warehouse, seed, console)
     ensure_model(settings, warehouse, game_date, console)
-    with EmbeddedStack(settings, warehouse=warehouse) as stack, httpx.Client(
-        base_url=stack.coordinator_url, timeout=settings.query_timeout_s + 30
-    ) as http:
+    with (
+        EmbeddedStack(settings, warehouse=warehouse) as stack,
+        httpx.Client(base_url=stack.coordinator_url, timeout=settings.query_timeout_s + 30) as http,
+    ):
         console.print(f"Coordinator {stack.coordinator_url}  worker {stack.worker_url}")
-        response = http.post("/start", json={"game_date": game_date.isoformat()})
+        response = http.post("/start", json={"game_date": game_date.isoformat(), "force": True})
         response.raise_for_status()
         started = response.json()
         console.print(f"POST /start → {response.status_code} {started}")

@@ -13,13 +13,13 @@ import binascii
 import hashlib
 import json
 from datetime import date, datetime
-from typing import Any, Literal, Self
+from typing import Any, Final, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.errors import PoisonMessage
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 
 INJURY_STATUSES = ("AVAILABLE", "PROBABLE", "QUESTIONABLE", "DOUBTFUL", "OUT")
 

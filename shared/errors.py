@@ -23,7 +23,8 @@ class QueryTimeout(NbaPropsError):
         self.timeout_s = timeout_s
         self.elapsed_s = elapsed_s
         super().__init__(
-            f"query '{query}' timed out after {elapsed_s:.1f} s (limit {timeout_s:g} s); the job was cancelled"
+            f"query '{query}' timed out after {elapsed_s:.1f} s "
+            f"(limit {timeout_s:g} s); the job was cancelled"
         )
 
 
@@ -53,12 +54,13 @@ class PublishError(NbaPropsError):
 
 
 class BatchConflict(NbaPropsError):
-    """A batch for this game date is still running; pass ``force`` to supersede it."""
+    """A batch for this game date is running (or complete); pass ``force`` to supersede it."""
 
-    def __init__(self, batch_id: str, game_date: str) -> None:
+    def __init__(self, batch_id: str, game_date: str, status: str = "running") -> None:
         self.batch_id = batch_id
         self.game_date = game_date
-        super().__init__(f"batch {batch_id} for {game_date} is still running")
+        self.status = status
+        super().__init__(f"batch {batch_id} for {game_date} is {status}; pass force to supersede it")
 
 
 class BatchNotFound(NbaPropsError):

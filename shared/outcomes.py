@@ -30,7 +30,9 @@ def outcome_row(
     message_id: str | None = None,
 ) -> dict[str, Any]:
     # Keyed so that recording the same fact twice (a redelivered poison message) keeps one row.
-    key = f"{batch_id}|{player_id}|{outcome.value}" if batch_id and player_id else f"msg|{message_id}|{reason}"
+    key = (
+        f"{batch_id}|{player_id}|{outcome.value}" if batch_id and player_id else f"msg|{message_id}|{reason}"
+    )
     return {
         "outcome_id": hashlib.sha256(key.encode()).hexdigest()[:32],
         "batch_id": batch_id,

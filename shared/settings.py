@@ -54,8 +54,6 @@ class Settings(BaseSettings):
 
     # The nightly load.
     query_timeout_s: float = Field(default=120.0, gt=0, le=6 * 3600)
-    history_max_games: int = Field(default=82, ge=10, le=400)
-    history_lookback_days: int = Field(default=550, ge=30, le=2000)
     min_history_games: int = Field(default=3, ge=0, le=82)
     bookmaker_priority: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["draftkings", "fanduel", "betmgm", "caesars"]

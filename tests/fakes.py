@@ -61,8 +61,8 @@ class SpyWarehouse:
             self.queries.append(name)
         return self.inner.query(name, params, timeout_s=timeout_s)
 
-    def execute(self, name: str, params: QueryParams, *, timeout_s: float | None = None) -> None:
-        self.inner.execute(name, params, timeout_s=timeout_s)
+    def execute(self, name: str, params: QueryParams, *, timeout_s: float | None = None) -> int:
+        return self.inner.execute(name, params, timeout_s=timeout_s)
 
     def append(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
         return self.inner.append(table, rows)

@@ -50,7 +50,9 @@ class PredictionHandler:
         """Permanent problems are recorded and acknowledged; transient ones raise (→ 5xx → retry)."""
         try:
             envelope, request = parse_push_body(body)
-            with structlog.contextvars.bound_contextvars(batch_id=request.batch_id, player_id=request.player_id):
+            with structlog.contextvars.bound_contextvars(
+                batch_id=request.batch_id, player_id=request.player_id
+            ):
                 row = self.predict(request, envelope)
                 self._warehouse.append("predictions_raw", [row])
                 log.debug("Prediction written", recommendation=row["recommendation"])
@@ -71,6 +73,7 @@ class PredictionHandler:
             predicted,
             lines,
             prob_over,
+            prob_under=self._bundle.prob_under(predicted, lines),
             edge_threshold=self._settings.edge_threshold,
             floor=self._settings.prediction_floor,
             ceiling=self._settings.prediction_ceiling,
@@ -142,7 +145,9 @@ def _best_effort_attributes(body: bytes) -> tuple[dict[str, str], str | None]:
         message = raw.get("message", {}) if isinstance(raw, dict) else {}
         attrs = message.get("attributes", {}) if isinstance(message, dict) else {}
         clean = {str(k): str(v) for k, v in attrs.items()} if isinstance(attrs, dict) else {}
-        message_id = message.get("messageId") or message.get("message_id") if isinstance(message, dict) else None
+        message_id = (
+            message.get("messageId") or message.get("message_id") if isinstance(message, dict) else None
+        )
         return clean, str(message_id) if message_id else None
     except (ValueError, AttributeError, TypeError):
         return {}, None

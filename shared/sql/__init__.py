@@ -50,6 +50,4 @@ def statement(name: str) -> SqlStatement:
 def check_params(stmt: SqlStatement, params: dict[str, object]) -> None:
     """Refuse a call whose parameters differ from the declaration (a typo would bind NULL silently)."""
     if set(params) != set(stmt.params):
-        raise ValueError(
-            f"{stmt.name}: expected parameters {sorted(stmt.params)}, got {sorted(params)}"
-        )
+        raise ValueError(f"{stmt.name}: expected parameters {sorted(stmt.params)}, got {sorted(params)}")

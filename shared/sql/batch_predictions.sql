@@ -4,4 +4,8 @@ SELECT prediction_id, player_id, player_name, team_abbr, opponent_abbr, line, bo
        predicted_points, edge, recommendation, confidence, prob_over, model_version
 FROM predictions
 WHERE game_date = @game_date AND batch_id = @batch_id
-ORDER BY recommendation, ABS(COALESCE(edge, 0)) DESC, player_name
+ORDER BY
+  CASE recommendation WHEN 'OVER' THEN 0 WHEN 'UNDER' THEN 0 WHEN 'PASS' THEN 1 ELSE 2 END,
+  confidence DESC,
+  predicted_points DESC,
+  player_name

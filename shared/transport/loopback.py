@@ -102,7 +102,9 @@ class LoopbackPushPublisher:
         retrying = Retrying(
             retry=retry_if_result(lambda acked: acked is False),
             stop=stop_after_attempt(self._max_attempts),
-            wait=wait_exponential(multiplier=self._min_backoff_s, min=self._min_backoff_s, max=self._max_backoff_s),
+            wait=wait_exponential(
+                multiplier=self._min_backoff_s, min=self._min_backoff_s, max=self._max_backoff_s
+            ),
         )
         try:
             retrying(post)

@@ -31,8 +31,8 @@ class Warehouse(Protocol):
         """Run the named read statement under the timeout; raise QueryTimeout when it expires."""
         ...
 
-    def execute(self, name: str, params: QueryParams, *, timeout_s: float | None = None) -> None:
-        """Run the named DML statement (batch bookkeeping)."""
+    def execute(self, name: str, params: QueryParams, *, timeout_s: float | None = None) -> int:
+        """Run the named DML statement (batch bookkeeping); return the number of rows it changed."""
         ...
 
     def append(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
@@ -56,7 +56,8 @@ def make_warehouse(settings: Any) -> Warehouse:
     if settings.warehouse_backend is WarehouseBackend.BIGQUERY:
         from shared.warehouse.bigquery import BigQueryWarehouse
 
-        return BigQueryWarehouse.from_settings(settings)
+        warehouse: Warehouse = BigQueryWarehouse.from_settings(settings)
+        return warehouse
     from shared.warehouse.duckdb import DuckDbWarehouse
 
     return DuckDbWarehouse(settings.duckdb_path, default_timeout_s=settings.query_timeout_s)

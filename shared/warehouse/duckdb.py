@@ -25,7 +25,9 @@ class _WriteConflict(Exception):
 class DuckDbWarehouse:
     """`Warehouse` on a DuckDB file (or ``:memory:``)."""
 
-    def __init__(self, path: Path | str, *, default_timeout_s: float = 120.0, read_only: bool = False) -> None:
+    def __init__(
+        self, path: Path | str, *, default_timeout_s: float = 120.0, read_only: bool = False
+    ) -> None:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -98,10 +100,11 @@ class DuckDbWarehouse:
         wait=wait_random_exponential(multiplier=0.01, max=0.2),
         reraise=True,
     )
-    def execute(self, name: str, params: QueryParams, *, timeout_s: float | None = None) -> None:
+    def execute(self, name: str, params: QueryParams, *, timeout_s: float | None = None) -> int:
         stmt = statement(name)
         check_params(stmt, dict(params))
-        self._run(name, stmt.duckdb, params, timeout_s)
+        result = self._run(name, stmt.duckdb, params, timeout_s).fetchone()
+        return int(result[0]) if result else 0
 
     def append(self, table_name: str, rows: Sequence[Mapping[str, Any]]) -> int:
         if not rows:

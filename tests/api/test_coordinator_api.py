@@ -18,7 +18,9 @@ LOAD_QUERIES = {"slate", "history", "lines"}
 
 
 def _client(warehouse: SpyWarehouse, publisher: FakePublisher, settings: Settings) -> TestClient:
-    container = CoordinatorContainer(settings, warehouse, publisher, BatchCoordinator(warehouse, publisher, settings))
+    container = CoordinatorContainer(
+        settings, warehouse, publisher, BatchCoordinator(warehouse, publisher, settings)
+    )
     return TestClient(create_app(container))
 
 

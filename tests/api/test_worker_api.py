@@ -25,7 +25,9 @@ from worker.predict import PredictionHandler
 
 
 @pytest.fixture
-def requests_for_night(league_warehouse: DuckDbWarehouse, game_date: date, settings: Settings) -> list[PredictionRequest]:
+def requests_for_night(
+    league_warehouse: DuckDbWarehouse, game_date: date, settings: Settings
+) -> list[PredictionRequest]:
     coordinator = BatchCoordinator(league_warehouse, FakePublisher(), settings)
     return coordinator.load(game_date, "batch-1").requests
 
@@ -46,7 +48,10 @@ def _count(warehouse: DuckDbWarehouse, table: str, where: str = "TRUE") -> int:
 
 
 def test_a_valid_message_is_predicted_written_and_acknowledged_with_204(
-    client: TestClient, league_warehouse: DuckDbWarehouse, requests_for_night: list[PredictionRequest], settings: Settings
+    client: TestClient,
+    league_warehouse: DuckDbWarehouse,
+    requests_for_night: list[PredictionRequest],
+    settings: Settings,
 ) -> None:
     request = next(r for r in requests_for_night if r.line is not None)
     response = client.post(PUSH_PATH, json=_envelope(request))
@@ -81,7 +86,9 @@ def test_a_redelivered_message_leaves_exactly_one_row(
         assert client.post(PUSH_PATH, json=_envelope(request, attempt)).status_code == 204
     game = request.game.game_date.isoformat()
     assert _count(league_warehouse, "predictions_raw") == 1
-    assert _count(league_warehouse, "predictions", f"game_date = DATE '{game}'") == 0  # no batch row: not visible
+    assert (
+        _count(league_warehouse, "predictions", f"game_date = DATE '{game}'") == 0
+    )  # no batch row: not visible
 
 
 @pytest.mark.parametrize(
@@ -91,7 +98,10 @@ def test_a_redelivered_message_leaves_exactly_one_row(
         (b"[]", "invalid_envelope"),
         (json.dumps({"message": {"attributes": {}}}).encode(), "empty_message"),
         (json.dumps({"message": {"data": "***"}}).encode(), "invalid_base64"),
-        (json.dumps({"message": {"data": base64.b64encode(b"{nope").decode()}}).encode(), "invalid_payload_json"),
+        (
+            json.dumps({"message": {"data": base64.b64encode(b"{nope").decode()}}).encode(),
+            "invalid_payload_json",
+        ),
         (
             json.dumps({"message": {"data": base64.b64encode(b'{"schema_version": 99}').decode()}}).encode(),
             "schema_version_mismatch",

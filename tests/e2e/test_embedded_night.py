@@ -31,7 +31,10 @@ def test_a_night_ends_with_one_prediction_per_eligible_player_and_survives_redel
     league_warehouse: DuckDbWarehouse, game_date: date, settings: Settings
 ) -> None:
     spy = SpyWarehouse(league_warehouse)
-    with EmbeddedStack(settings, warehouse=spy) as stack, httpx.Client(base_url=stack.coordinator_url) as http:
+    with (
+        EmbeddedStack(settings, warehouse=spy) as stack,
+        httpx.Client(base_url=stack.coordinator_url) as http,
+    ):
         started = http.post("/start", json={"game_date": game_date.isoformat()})
         assert started.status_code == 202, started.text
         batch = started.json()
@@ -67,4 +70,7 @@ def test_a_night_ends_with_one_prediction_per_eligible_player_and_survives_redel
         assert publisher.drain(60)
         raw = league_warehouse.sql("SELECT COUNT(*) AS n FROM predictions_raw").at[0, "n"]
         assert int(raw) == batch["published"]
-        assert http.get("/status", params={"batch_id": batch["batch_id"]}).json()["completed"] == status["completed"]
+        assert (
+            http.get("/status", params={"batch_id": batch["batch_id"]}).json()["completed"]
+            == status["completed"]
+        )

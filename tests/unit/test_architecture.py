@@ -34,8 +34,12 @@ def test_shared_imports_neither_service() -> None:
 
 
 def test_the_coordinator_never_imports_the_worker_and_vice_versa() -> None:
-    assert {str(p.relative_to(ROOT)) for p in _package_files("coordinator") if "worker" in _imports(p)} == set()
-    assert {str(p.relative_to(ROOT)) for p in _package_files("worker") if "coordinator" in _imports(p)} == set()
+    assert {
+        str(p.relative_to(ROOT)) for p in _package_files("coordinator") if "worker" in _imports(p)
+    } == set()
+    assert {
+        str(p.relative_to(ROOT)) for p in _package_files("worker") if "coordinator" in _imports(p)
+    } == set()
 
 
 def test_only_the_embedded_wiring_imports_both_services() -> None:

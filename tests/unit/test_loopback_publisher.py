@@ -13,7 +13,9 @@ from shared.transport import DeadLetter, OutgoingMessage
 from shared.transport.loopback import LoopbackPushPublisher
 
 
-def _publisher(handler: httpx.MockTransport, letters: list[DeadLetter], attempts: int = 3) -> LoopbackPushPublisher:
+def _publisher(
+    handler: httpx.MockTransport, letters: list[DeadLetter], attempts: int = 3
+) -> LoopbackPushPublisher:
     return LoopbackPushPublisher(
         "http://worker.test/pubsub/push",
         dead_letter=letters.append,
@@ -26,7 +28,10 @@ def _publisher(handler: httpx.MockTransport, letters: list[DeadLetter], attempts
 
 
 def _messages(n: int) -> list[OutgoingMessage]:
-    return [OutgoingMessage(i, json.dumps({"n": i}).encode(), {"player_id": str(i), "batch_id": "b"}) for i in range(n)]
+    return [
+        OutgoingMessage(i, json.dumps({"n": i}).encode(), {"player_id": str(i), "batch_id": "b"})
+        for i in range(n)
+    ]
 
 
 def test_delivers_push_envelopes_with_base64_data_attributes_and_message_ids() -> None:

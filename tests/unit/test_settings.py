@@ -6,7 +6,9 @@ from pydantic import ValidationError
 from shared.settings import Settings, TransportKind, WarehouseBackend
 
 
-def test_defaults_are_the_embedded_mode_with_a_120_second_query_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_defaults_are_the_embedded_mode_with_a_120_second_query_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     for key in list(__import__("os").environ):
         if key.startswith("NBA_PROPS_"):
             monkeypatch.delenv(key)
@@ -49,5 +51,5 @@ def test_cloud_mode_needs_a_project_and_takes_it_for_pubsub_too() -> None:
 
 
 def test_a_public_bind_address_is_not_loopback() -> None:
-    assert not Settings(host="0.0.0.0").binds_loopback_only  # noqa: S104
+    assert not Settings(host="0.0.0.0").binds_loopback_only
     assert Settings(host="::1").binds_loopback_only

@@ -1,0 +1,94 @@
+# nba-props on GCP: BigQuery holds the data, the coordinator (Cloud Run) loads the night's slate and
+# publishes one Pub/Sub message per player, the worker (Cloud Run) predicts from each pushed message,
+# and Cloud Scheduler drives the night. docs/deploy-operate.md walks through it.
+
+data "google_project" "this" {
+  project_id = var.project_id
+}
+
+locals {
+  apis = toset([
+    "artifactregistry.googleapis.com",
+    "bigquery.googleapis.com",
+    "cloudscheduler.googleapis.com",
+    "iam.googleapis.com",
+    "logging.googleapis.com",
+    "monitoring.googleapis.com",
+    "pubsub.googleapis.com",
+    "run.googleapis.com",
+  ])
+
+  image_base = "${var.region}-docker.pkg.dev/${var.project_id}/${google_artifact_registry_repository.images.repository_id}"
+
+  # Pub/Sub's own service agent forwards dead letters and mints the push OIDC tokens.
+  pubsub_service_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+
+  # Deliveries of one message before it is dead-lettered; the same number as the embedded
+  # transport's default (Settings.max_delivery_attempts), which tests/deploy checks.
+  max_delivery_attempts = 5
+
+  # Environment of each service. Every name must be a field of shared.settings.Settings
+  # (tests/deploy/test_terraform.py checks). NBA_PROPS_HOST, NBA_PROPS_LOG_FORMAT and
+  # NBA_PROPS_MODEL_DIR are set by the images (Dockerfile.*), not here.
+  coordinator_env = {
+    NBA_PROPS_WAREHOUSE_BACKEND     = "bigquery"
+    NBA_PROPS_BIGQUERY_PROJECT      = var.project_id
+    NBA_PROPS_BIGQUERY_DATASET      = google_bigquery_dataset.main.dataset_id
+    NBA_PROPS_BIGQUERY_LOCATION     = google_bigquery_dataset.main.location
+    NBA_PROPS_TRANSPORT             = "pubsub"
+    NBA_PROPS_PUBSUB_PROJECT        = var.project_id
+    NBA_PROPS_PUBSUB_TOPIC          = google_pubsub_topic.requests.name
+    NBA_PROPS_GCP_PROJECT_FOR_TRACE = var.project_id
+  }
+
+  worker_env = {
+    NBA_PROPS_WAREHOUSE_BACKEND     = "bigquery"
+    NBA_PROPS_BIGQUERY_PROJECT      = var.project_id
+    NBA_PROPS_BIGQUERY_DATASET      = google_bigquery_dataset.main.dataset_id
+    NBA_PROPS_BIGQUERY_LOCATION     = google_bigquery_dataset.main.location
+    NBA_PROPS_MAX_DELIVERY_ATTEMPTS = local.max_delivery_attempts
+    NBA_PROPS_GCP_PROJECT_FOR_TRACE = var.project_id
+  }
+}
+
+resource "google_project_service" "apis" {
+  for_each = local.apis
+
+  project = var.project_id
+  service = each.value
+  # Turning an API off on destroy would break anything else in the project that uses it.
+  disable_on_destroy = false
+}
+
+resource "google_artifact_registry_repository" "images" {
+  # checkov:skip=CKV_GCP_84:Images hold code and a model, no personal data; Google-managed encryption suffices and CMEK adds a KMS key to operate.
+  repository_id = var.name_prefix
+  location      = var.region
+  format        = "DOCKER"
+  description   = "nba-props coordinator and worker images."
+
+  docker_config {
+    # A tag always names the same image, so rolling back to a tag restores exactly what ran.
+    immutable_tags = true
+  }
+
+  cleanup_policy_dry_run = false
+
+  cleanup_policies {
+    id     = "keep-recent-for-rollback"
+    action = "KEEP"
+    most_recent_versions {
+      keep_count = 20
+    }
+  }
+
+  cleanup_policies {
+    id     = "delete-old"
+    action = "DELETE"
+    condition {
+      older_than = "7776000s"
+    }
+  }
+
+  depends_on = [google_project_service.apis]
+}

@@ -1,0 +1,19 @@
+terraform {
+  required_version = ">= 1.5"
+
+  required_providers {
+    google = {
+      source  = "hashicorp/google"
+      version = "~> 6.0"
+    }
+  }
+
+  # State is local by default. For a team, keep it in a bucket instead: create one, then add
+  #   backend "gcs" { bucket = "<project>-tfstate"  prefix = "nba-props" }
+  # here and run `terraform init -migrate-state` (docs/deploy-operate.md, "Deploy").
+}
+
+provider "google" {
+  project = var.project_id
+  region  = var.region
+}

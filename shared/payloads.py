@@ -1,0 +1,176 @@
+"""Slate rows + history + chosen lines → one `PredictionRequest` per player (pure, no queries).
+
+The coordinator runs the three serving queries once per night (slate.sql, history.sql with
+`shared.features.history_params`, lines.sql then `choose_lines`) and hands the frames here; the
+training-parity test does the same for a past date.
+
+Rules, shared with training so that both sides see the same inputs:
+- a player whose latest pre-tip injury status is OUT gets no request (the contract cannot carry one;
+  the caller records the skip: compare the slate's players with the requests');
+- an injury status the contract does not know becomes None, as `compute_features` maps it to NaN;
+- a line outside the contract's bounds is no line (`shared.features.valid_line`), and so is an
+  opening line outside them; NaN context values become None.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, get_args
+
+import numpy as np
+import pandas as pd
+
+from shared.contracts import (
+    INJURY_STATUSES,
+    GameContext,
+    HistoryTable,
+    LineQuote,
+    PredictionRequest,
+)
+from shared.features import HISTORY_COLUMNS, valid_line
+
+
+def _literal_strings(annotation: Any) -> frozenset[str]:
+    """The strings of a ``Literal[...] | None`` annotation."""
+    return frozenset(
+        value for arg in get_args(annotation) for value in get_args(arg) if isinstance(value, str)
+    )
+
+
+_REQUEST_STATUSES = _literal_strings(PredictionRequest.model_fields["injury_status"].annotation)
+_SKIPPED_STATUSES = frozenset(INJURY_STATUSES) - _REQUEST_STATUSES  # {"OUT"}
+
+_CONTEXT_FLOATS = (
+    "team_pace",
+    "team_off_rating",
+    "team_win_pct",
+    "opponent_def_rating",
+    "opponent_pace",
+    "opponent_paint_share_allowed",
+    "opponent_mid_share_allowed",
+    "opponent_three_share_allowed",
+)
+_CONTEXT_INTS = ("team_rest_days", "opponent_rest_days")
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value)
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if _missing(value) else float(value)
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if _missing(value) else int(value)
+
+
+def _as_date(value: Any) -> date:
+    stamp = pd.Timestamp(value)
+    return date(stamp.year, stamp.month, stamp.day)
+
+
+def _opt_datetime(value: Any) -> datetime | None:
+    if _missing(value):
+        return None
+    stamp = pd.Timestamp(value)
+    if stamp.tzinfo is None:
+        stamp = stamp.tz_localize("UTC")
+    result: datetime = stamp.to_pydatetime()
+    return result
+
+
+def _status(value: Any) -> str | None:
+    if _missing(value):
+        return None
+    return str(value).strip().upper()
+
+
+def _history_lists(history: pd.DataFrame) -> tuple[np.ndarray, dict[str, list[Any]]]:
+    """History sorted by (player, date) as plain Python lists (None for missing), plus player ids."""
+    missing = [c for c in HISTORY_COLUMNS if c not in history.columns]
+    if missing:
+        raise ValueError(f"history frame lacks columns {missing}")
+    frame = history.sort_values(["player_id", "game_date"], kind="stable")
+    lists: dict[str, list[Any]] = {}
+    for name in HISTORY_COLUMNS[1:]:
+        column = frame[name]
+        if name == "game_date":
+            days = pd.to_datetime(column).to_numpy().astype("datetime64[D]")
+            lists[name] = days.tolist()  # datetime64[D] → datetime.date
+        elif name == "season":
+            lists[name] = column.astype(str).tolist()
+        elif name == "is_home":
+            lists[name] = column.astype(bool).tolist()
+        elif name == "opponent_team_id":
+            lists[name] = column.astype(np.int64).tolist()
+        else:
+            values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+            lists[name] = [None if v != v else v for v in values.tolist()]
+    return frame["player_id"].to_numpy(dtype=np.int64), lists
+
+
+def _line_quote(row: dict[Any, Any]) -> LineQuote | None:
+    line = _opt_float(row.get("line"))
+    if line is None or not bool(valid_line(line)):
+        return None
+    opening = _opt_float(row.get("opening_line"))
+    if opening is not None and not bool(valid_line(opening)):
+        opening = None
+    snapshot_at = _opt_datetime(row.get("snapshot_at"))
+    if snapshot_at is None:
+        return None
+    return LineQuote(
+        bookmaker=str(row["bookmaker"]),
+        line=line,
+        over_price=_opt_int(row.get("over_price")),
+        under_price=_opt_int(row.get("under_price")),
+        snapshot_at=snapshot_at,
+        opening_line=opening,
+    )
+
+
+def build_requests(
+    slate: pd.DataFrame, history: pd.DataFrame, lines: pd.DataFrame, *, batch_id: str
+) -> list[PredictionRequest]:
+    """One request per slate player (OUT excluded), in slate order, each with its own history."""
+    player_ids, lists = _history_lists(history)
+    line_rows: dict[tuple[int, str], dict[Any, Any]] = {
+        (int(row["player_id"]), str(row["game_id"])): row for row in lines.to_dict("records")
+    }
+    requests: list[PredictionRequest] = []
+    for row in slate.to_dict("records"):
+        status = _status(row.get("injury_status"))
+        if status in _SKIPPED_STATUSES:
+            continue
+        player_id = int(row["player_id"])
+        game_id = str(row["game_id"])
+        lo = int(np.searchsorted(player_ids, player_id, side="left"))
+        hi = int(np.searchsorted(player_ids, player_id, side="right"))
+        game = GameContext(
+            game_id=game_id,
+            game_date=_as_date(row["game_date"]),
+            tipoff_utc=_opt_datetime(row.get("tipoff_utc")),
+            season=str(row["season"]),
+            phase=row["phase"],
+            team_id=int(row["team_id"]),
+            team_abbr=str(row["team_abbr"]),
+            opponent_team_id=int(row["opponent_team_id"]),
+            opponent_abbr=str(row["opponent_abbr"]),
+            is_home=bool(row["is_home"]),
+            **{name: _opt_float(row.get(name)) for name in _CONTEXT_FLOATS},
+            **{name: _opt_int(row.get(name)) for name in _CONTEXT_INTS},
+        )
+        line_row = line_rows.get((player_id, game_id))
+        requests.append(
+            PredictionRequest(
+                batch_id=batch_id,
+                player_id=player_id,
+                player_name=str(row["player_name"]),
+                game=game,
+                injury_status=status if status in _REQUEST_STATUSES else None,
+                history=HistoryTable(**{name: values[lo:hi] for name, values in lists.items()}),
+                line=_line_quote(line_row) if line_row is not None else None,
+            )
+        )
+    return requests

@@ -1,0 +1,120 @@
+"""Training data built from the warehouse through the serving code.
+
+Targets are every played player-game in the window, with the context slate.sql gives a slate player
+(training_context.sql computes the same aggregates for every game at once); lines go through
+training_lines.sql (lines.sql for a window) and the same `choose_lines`; history comes from the very
+history.sql the coordinator runs, asked for every game instead of the last few; and the features
+come from the one `compute_features`, which cuts each target's history to the serving window. The
+training-parity test checks that a past date gives the same feature vectors both ways.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from shared.features import HISTORY_LOOKBACK_DAYS, TARGET_COLUMNS, compute_features
+from shared.lines import choose_lines
+from shared.model import BundleManifest, train_bundle
+from shared.warehouse import Warehouse
+
+# history.sql keeps each player's last @max_games games; training wants all of them.
+ALL_GAMES = 1_000_000
+EARLIEST = date(1900, 1, 1)
+LATEST = date(2999, 12, 31)
+
+META_COLUMNS = (
+    "player_id",
+    "game_id",
+    "game_date",
+    "season",
+    "team_id",
+    "opponent_team_id",
+    "minutes",
+    "bookmaker",
+    "line",
+    "opening_line",
+)
+
+
+def load_training_targets(
+    warehouse: Warehouse, start: date, end: date, bookmaker_priority: Sequence[str]
+) -> pd.DataFrame:
+    """Every played player-game in [start, end] with its pre-game context and chosen line."""
+    window = {"start_date": start, "end_date": end}
+    targets = warehouse.query("training_context", window)
+    lines = choose_lines(warehouse.query("training_lines", window), bookmaker_priority)
+    chosen = lines[["player_id", "game_id", "bookmaker", "line", "opening_line"]]
+    merged = targets.merge(chosen, on=["player_id", "game_id"], how="left", validate="one_to_one")
+    return merged.reset_index(drop=True)
+
+
+def load_training_history(
+    warehouse: Warehouse, targets: pd.DataFrame, start: date, end: date
+) -> pd.DataFrame:
+    """Every game of the targets' players that any target's history window can reach."""
+    if targets.empty:
+        return warehouse.query(
+            "history",
+            {"game_date": start, "history_start": start, "player_ids": [], "max_games": ALL_GAMES},
+        )
+    return warehouse.query(
+        "history",
+        {
+            "game_date": end + timedelta(days=1),
+            "history_start": start - timedelta(days=HISTORY_LOOKBACK_DAYS),
+            "player_ids": sorted(int(p) for p in targets["player_id"].unique()),
+            "max_games": ALL_GAMES,
+        },
+    )
+
+
+def build_training_frame(
+    warehouse: Warehouse, start: date, end: date, bookmaker_priority: Sequence[str]
+) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
+    """(X: V8 features, y: points scored, meta: who/when/which line), one row per played game."""
+    targets = load_training_targets(warehouse, start, end, bookmaker_priority)
+    history = load_training_history(warehouse, targets, start, end)
+    features = compute_features(history, targets[list(TARGET_COLUMNS)])
+    points = targets["points"].astype(np.float64).rename("points")
+    return features, points, targets[list(META_COLUMNS)].copy()
+
+
+def train_model(
+    warehouse: Warehouse,
+    out_dir: Path | str,
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    iterations: int = 300,
+    bookmaker_priority: Sequence[str],
+    progress: Callable[[int, int], None] | None = None,
+    holdout_fraction: float = 0.15,
+    seed: int = 0,
+    thread_count: int = 2,
+) -> BundleManifest:
+    """Build the training frame, train with a chronological holdout and save the bundle to out_dir.
+
+    ``start``/``end`` default to all the game logs there are.
+    """
+    features, points, meta = build_training_frame(
+        warehouse, start or EARLIEST, end or LATEST, bookmaker_priority
+    )
+    if features.empty:
+        raise ValueError(f"no played games between {start or 'the first'} and {end or 'the last'} game date")
+    bundle = train_bundle(
+        features,
+        points.to_numpy(),
+        dates=meta["game_date"],
+        iterations=iterations,
+        holdout_fraction=holdout_fraction,
+        seed=seed,
+        thread_count=thread_count,
+        progress=progress,
+    )
+    bundle.save(out_dir)
+    return bundle.manifest
