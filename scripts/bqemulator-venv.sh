@@ -122,7 +122,7 @@ SPEC_HASH="$(
     { cat "${BASH_SOURCE[0]}"; "$PYTHON" --version 2>&1 || true; } | sha256sum | cut -d' ' -f1
 )"
 
-if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$SPEC_HASH" && -x "$VENV/bin/bqemulator" ]]; then
+if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$SPEC_HASH" && -x "$VENV/bin/bqemulator" && -d "$DUCKDB_HOME" ]]; then
     log "up to date: $VENV"
     exit 0
 fi
