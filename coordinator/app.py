@@ -4,16 +4,26 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from coordinator.batches import BatchCoordinator, BatchStatus
+from coordinator.batches import BatchCoordinator, BatchNotResumable, BatchStatus
+from coordinator.night_checks import NightChecks
+from coordinator.routes_grading import router as grading_router
+from shared.alerts import AlertManager
+from shared.auth import (
+    AuthUnavailable,
+    PermissionDenied,
+    Unauthenticated,
+    authenticate_state_changes,
+    install_auth,
+)
 from shared.errors import (
     BatchConflict,
     BatchNotFound,
@@ -23,6 +33,7 @@ from shared.errors import (
     QueryTimeout,
     WarehouseUnavailable,
 )
+from shared.limits import COORDINATOR_MAX_BODY_BYTES, BodySizeLimit
 from shared.logging import configure_logging, get_logger
 from shared.settings import Settings
 from shared.transport import Publisher, make_publisher
@@ -39,15 +50,23 @@ class CoordinatorContainer:
     warehouse: Warehouse
     publisher: Publisher
     coordinator: BatchCoordinator
+    # Log-only unless built from settings (durable dedup in the warehouse, webhook, Pub/Sub topic).
+    alerts: AlertManager = field(default_factory=AlertManager)
 
     @classmethod
     def build(cls, settings: Settings, warehouse: Warehouse | None = None) -> CoordinatorContainer:
         warehouse = warehouse or make_warehouse(settings)
         publisher = make_publisher(settings, warehouse)
-        return cls(settings, warehouse, publisher, BatchCoordinator(warehouse, publisher, settings))
+        alerts = AlertManager.from_settings(settings, warehouse)
+        checks = NightChecks(warehouse, alerts, settings)
+        coordinator = BatchCoordinator(
+            warehouse, publisher, settings, on_complete=checks.after_batch, alerts=alerts
+        )
+        return cls(settings, warehouse, publisher, coordinator, alerts)
 
     def close(self) -> None:
         self.publisher.close()
+        self.alerts.close()
 
 
 class StartRequest(BaseModel):
@@ -56,7 +75,7 @@ class StartRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     game_date: date | None = Field(default=None, ge=date(2000, 1, 1), le=date(2100, 12, 31))
-    force: bool = False
+    force: StrictBool = False
 
 
 class StartResponse(BaseModel):
@@ -74,10 +93,15 @@ def _container(request: Request) -> CoordinatorContainer:
 
 
 ContainerDep = Annotated[CoordinatorContainer, Depends(_container)]
+BatchIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 
 # Typed errors become HTTP answers here and nowhere else.
 _STATUS_BY_ERROR: tuple[tuple[type[NbaPropsError], int, str], ...] = (
     (BatchConflict, 409, "batch_running"),
+    (BatchNotResumable, 409, "not_resumable"),
+    (Unauthenticated, 401, "unauthenticated"),
+    (PermissionDenied, 403, "forbidden"),
+    (AuthUnavailable, 503, "auth_unavailable"),
     (BatchNotFound, 404, "not_found"),
     (QueryTimeout, 504, "query_timeout"),
     (WarehouseUnavailable, 503, "warehouse_unavailable"),
@@ -94,6 +118,10 @@ def _error_response(exc: NbaPropsError) -> JSONResponse:
                 body.update(batch_id=exc.batch_id, status=exc.status)
             if isinstance(exc, QueryTimeout):
                 body.update(query=exc.query, timeout_s=exc.timeout_s, elapsed_s=round(exc.elapsed_s, 2))
+            if isinstance(exc, BatchNotResumable):
+                body.update(batch_id=exc.batch_id, status=exc.status)
+            if isinstance(exc, Unauthenticated):
+                return JSONResponse(body, status_code=status, headers={"WWW-Authenticate": "Bearer"})
             return JSONResponse(body, status_code=status)
     return JSONResponse({"error": "internal", "detail": str(exc)}, status_code=500)
 
@@ -107,9 +135,11 @@ def create_app(container: CoordinatorContainer | None = None, settings: Settings
         if owned:
             resolved = settings or Settings()
             configure_logging(resolved)
+            install_auth(app, resolved, "coordinator")
             app.state.container = CoordinatorContainer.build(resolved)
         else:
             app.state.container = container
+            install_auth(app, app.state.container.settings, "coordinator")
         log.info("Coordinator ready", backend=app.state.container.settings.warehouse_backend.value)
         try:
             yield
@@ -117,7 +147,16 @@ def create_app(container: CoordinatorContainer | None = None, settings: Settings
             if owned:
                 app.state.container.close()
 
-    app = FastAPI(title="nba-props coordinator", version="1", lifespan=lifespan)
+    # Every state-changing route (POST), including routers added later, needs a Google ID token when
+    # auth is on; request bodies are small (docs/reliability.md).
+    app = FastAPI(
+        title="nba-props coordinator",
+        version="1",
+        lifespan=lifespan,
+        dependencies=[Depends(authenticate_state_changes)],
+    )
+    app.add_middleware(BodySizeLimit, max_bytes=COORDINATOR_MAX_BODY_BYTES)
+    app.include_router(grading_router)
 
     @app.exception_handler(NbaPropsError)
     async def _handle(_: Request, exc: NbaPropsError) -> JSONResponse:
@@ -137,6 +176,21 @@ def create_app(container: CoordinatorContainer | None = None, settings: Settings
     async def status(c: ContainerDep, batch_id: Annotated[str | None, Query(max_length=64)] = None) -> Any:
         """Progress of a batch (default: the latest), counted from the warehouse."""
         return await run_in_threadpool(c.coordinator.status, batch_id)
+
+    @app.post("/batches/check-stalls")
+    async def check_stalls(c: ContainerDep) -> Any:
+        """Finalize every active batch without progress for NBA_PROPS_STALL_AFTER_S (Cloud Scheduler)."""
+        return await run_in_threadpool(c.coordinator.check_stalls)
+
+    @app.post("/batches/{batch_id}/finalize")
+    async def finalize(c: ContainerDep, batch_id: BatchIdPath) -> Any:
+        """End an active batch now, recording every player still without a result as missing."""
+        return await run_in_threadpool(c.coordinator.finalize, batch_id)
+
+    @app.post("/batches/{batch_id}/resume")
+    async def resume(c: ContainerDep, batch_id: BatchIdPath) -> Any:
+        """Send the players a batch never got to the workers, under the same batch id."""
+        return await run_in_threadpool(c.coordinator.resume, batch_id)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

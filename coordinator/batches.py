@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import structlog
 
+from shared.alerts import Alert, AlertKind, AlertManager, Severity
 from shared.contracts import PredictionRequest
 from shared.errors import BatchConflict, BatchNotFound, NbaPropsError, QueryTimeout
 from shared.features import history_params
@@ -23,7 +24,7 @@ from shared.lines import choose_lines
 from shared.outcomes import Outcome, outcome_row
 from shared.payloads import build_requests
 from shared.settings import Settings
-from shared.transport import OutgoingMessage, Publisher
+from shared.transport import OutgoingMessage, Publisher, PublishReport
 from shared.warehouse import Warehouse
 
 log = structlog.get_logger(__name__)
@@ -49,6 +50,7 @@ class BatchStatus(StrEnum):
 ACTIVE = frozenset({BatchStatus.LOADING, BatchStatus.PUBLISHING, BatchStatus.RUNNING})
 # A new /start for the date needs `force` while a batch in one of these states holds it.
 BLOCKING = ACTIVE | {BatchStatus.COMPLETE, BatchStatus.STALLED}
+RESUMABLE = frozenset({BatchStatus.RUNNING, BatchStatus.COMPLETE, BatchStatus.STALLED})
 
 
 @dataclass
@@ -97,16 +99,44 @@ def _first(frame: pd.DataFrame) -> dict[str, Any]:
     return _records(frame.head(1))[0]
 
 
+class BatchNotResumable(NbaPropsError):
+    """Only a running or finalized batch (or a fan-out that stalled) can be resumed (409)."""
+
+    def __init__(self, batch_id: str, status: str) -> None:
+        self.batch_id = batch_id
+        self.status = status
+        super().__init__(f"batch {batch_id} cannot be resumed: it is {status}")
+
+
+def _last_activity(batch: dict[str, Any], progress: dict[str, Any]) -> datetime:
+    """The latest write of the batch: a prediction, an outcome, or the batch row itself."""
+    moments: list[datetime] = [batch["updated_at"], batch["created_at"]]
+    for key in ("last_prediction_at", "last_outcome_at"):
+        value = progress.get(key)
+        if value is not None and not pd.isna(value):
+            moments.append(pd.Timestamp(value).to_pydatetime())
+    return max(m if m.tzinfo is not None else m.replace(tzinfo=UTC) for m in moments if m is not None)
+
+
 class BatchCoordinator:
     """Use cases of the coordinator: start a batch, report its status."""
 
     def __init__(
-        self, warehouse: Warehouse, publisher: Publisher, settings: Settings, clock: Clock = utc_now
+        self,
+        warehouse: Warehouse,
+        publisher: Publisher,
+        settings: Settings,
+        clock: Clock = utc_now,
+        on_complete: Callable[[str, date, int], object] | None = None,
+        alerts: AlertManager | None = None,
     ) -> None:
         self._warehouse = warehouse
         self._publisher = publisher
         self._settings = settings
         self._clock = clock
+        self._alerts = alerts or AlertManager()
+        # Called once when a batch is found complete (the night's prediction checks and alerts).
+        self._on_complete = on_complete
 
     # -- start --------------------------------------------------------------------------------
 
@@ -146,6 +176,10 @@ class BatchCoordinator:
         previous = self._get(holder) if isinstance(holder, str) else None
         if previous is not None and previous["status"] in BLOCKING and not force:
             raise BatchConflict(previous["batch_id"], game_date.isoformat(), previous["status"])
+        if isinstance(holder, str) and previous is None and not force and not self._abandoned(lock):
+            # The holder won the claim a moment ago and has not written its batch row yet: it is
+            # starting, and a claim now would start a second batch for the date.
+            raise BatchConflict(holder, game_date.isoformat(), "starting")
         claimed = self._warehouse.execute(
             "batch_lock_claim",
             {"game_date": game_date, "expected": generation, "batch_id": batch_id, "now": self._clock()},
@@ -155,6 +189,25 @@ class BatchCoordinator:
             raise BatchConflict(str(winner["batch_id"]), game_date.isoformat(), "starting")
         return previous
 
+    def _abandoned(self, lock: dict[str, Any]) -> bool:
+        """A claim whose batch row never appeared within the stall time: its coordinator died."""
+        claimed_at = lock.get("claimed_at")
+        if claimed_at is None or pd.isna(claimed_at):
+            return False
+        age = (self._clock() - pd.Timestamp(claimed_at).to_pydatetime()).total_seconds()
+        return age > self._settings.stall_after_s
+
+    def _ensure_holder(self, game_date: date, batch_id: str) -> None:
+        """Publish only while this batch still holds the date (a forced /start may have taken it)."""
+        lock = _first(self._warehouse.query("batch_lock_get", {"game_date": game_date}))
+        if lock["batch_id"] != batch_id:
+            winner = str(lock["batch_id"])
+            self._update(
+                batch_id, status=BatchStatus.SUPERSEDED, superseded_by=winner, finished_at=self._clock()
+            )
+            log.warning("Batch superseded before it published", superseded_by=winner)
+            raise BatchConflict(winner, game_date.isoformat(), "superseded this batch")
+
     def _run(self, batch_id: str, game_date: date) -> StartResult:
         try:
             load = self.load(game_date, batch_id)
@@ -162,6 +215,25 @@ class BatchCoordinator:
             self._update(batch_id, status=BatchStatus.FAILED, error=str(exc), finished_at=self._clock())
             if isinstance(exc, QueryTimeout):
                 log.error("Batch load timed out", query=exc.query, timeout_s=exc.timeout_s)
+                self._alerts.raise_alert(
+                    Alert(
+                        AlertKind.LOAD_TIMEOUT,
+                        Severity.ERROR,
+                        f"/start for {game_date} failed: {exc}",
+                        key=batch_id,
+                        details={"query": exc.query, "timeout_s": exc.timeout_s},
+                    )
+                )
+            else:
+                self._alerts.raise_alert(
+                    Alert(
+                        AlertKind.BATCH_FAILED,
+                        Severity.ERROR,
+                        f"/start for {game_date} failed while loading: {exc}",
+                        key=batch_id,
+                        details={"game_date": game_date.isoformat(), "error": str(exc)[:1000]},
+                    )
+                )
             raise
         metrics_json = json.dumps(asdict(load.metrics))
         if load.metrics.player_count == 0:
@@ -182,6 +254,7 @@ class BatchCoordinator:
             skipped=len(load.skips),
             load_metrics_json=metrics_json,
         )
+        self._ensure_holder(game_date, batch_id)
         published = self._publish(batch_id, game_date, load.requests)
         self._update(batch_id, status=BatchStatus.RUNNING, published=published)
         return StartResult(
@@ -256,9 +329,23 @@ class BatchCoordinator:
         self._warehouse.append("player_outcomes", rows)
 
     def _publish(self, batch_id: str, game_date: date, requests: list[PredictionRequest]) -> int:
+        return len(self._fan_out(batch_id, game_date, requests).published)
+
+    def _fan_out(self, batch_id: str, game_date: date, requests: list[PredictionRequest]) -> PublishReport:
+        """Publish; record exactly who was not published (publish_failed), durably, before answering."""
         messages = [OutgoingMessage(r.player_id, r.to_bytes(), r.attributes()) for r in requests]
         report = self._publisher.publish(messages)
         if report.failed:
+            self._alerts.raise_alert(
+                Alert(
+                    AlertKind.PUBLISH_FAILED,
+                    Severity.ERROR,
+                    f"{len(report.failed)} of {len(messages)} messages of batch {batch_id} were not "
+                    f"published; POST /batches/{batch_id}/resume sends them",
+                    key=batch_id,
+                    details={"failed": len(report.failed), "published": len(report.published)},
+                )
+            )
             now = self._clock()
             self._warehouse.append(
                 "player_outcomes",
@@ -283,7 +370,7 @@ class BatchCoordinator:
             total_bytes=report.total_bytes,
             publish_time=round(report.elapsed_s, 4),
         )
-        return len(report.published)
+        return report
 
     # -- status -------------------------------------------------------------------------------
 
@@ -302,20 +389,40 @@ class BatchCoordinator:
         remaining = max(expected - completed - failed - skipped, 0)
         status = BatchStatus(batch["status"])
         now = self._clock()
+        last_activity = _last_activity(batch, progress)
+        idle = max((now - last_activity).total_seconds(), 0.0)
         if status is BatchStatus.RUNNING and remaining == 0:
             self._update(batch["batch_id"], status=BatchStatus.COMPLETE, finished_at=now)
             status = BatchStatus.COMPLETE
             batch["finished_at"] = now
-            log.info("Batch complete", batch_id=batch["batch_id"], completed=completed, failed=failed)
+            log.info(
+                "Batch complete",
+                batch_id=batch["batch_id"],
+                game_date=game_date.isoformat(),
+                expected=expected,
+                completed=completed,
+                failed=failed,
+                skipped=skipped,
+                elapsed_s=round(max((now - batch["created_at"]).total_seconds(), 0.0), 1),
+            )
+            if self._on_complete is not None:
+                self._on_complete(batch["batch_id"], game_date, expected)
         end = batch["finished_at"] if status not in ACTIVE and batch["finished_at"] is not None else now
         elapsed = max((end - batch["created_at"]).total_seconds(), 0.0)
         done = completed + failed + skipped
         eta = round(elapsed / done * remaining, 1) if status in ACTIVE and done and remaining else None
+        # No write for NBA_PROPS_STALL_AFTER_S: reported stalled; POST /batches/check-stalls finalizes it.
+        stalled = status in ACTIVE and idle > self._settings.stall_after_s
         outcomes = _records(self._warehouse.query("batch_outcomes", {"batch_id": batch["batch_id"]}))
+        problems = _records(
+            self._warehouse.query("batch_problems", {"batch_id": batch["batch_id"], "game_date": game_date})
+        )
         return {
             "batch_id": batch["batch_id"],
             "game_date": game_date.isoformat(),
-            "status": status.value,
+            "status": BatchStatus.STALLED.value if stalled else status.value,
+            "last_activity_at": last_activity.isoformat(),
+            "idle_s": round(idle, 1),
             "expected": expected,
             "completed": completed,
             "failed": failed,
@@ -328,17 +435,186 @@ class BatchCoordinator:
             "eta_s": eta,
             "load": json.loads(batch["load_metrics_json"]) if batch["load_metrics_json"] else None,
             "error": batch["error"],
-            "problems": [
-                {k: r[k] for k in ("player_id", "outcome", "reason", "detail")}
-                for r in outcomes
-                if r["outcome"] != Outcome.SKIPPED
-            ],
+            "problems": [{k: r[k] for k in ("player_id", "outcome", "reason", "detail")} for r in problems],
             "skips": [
                 {k: r[k] for k in ("player_id", "reason", "detail")}
                 for r in outcomes
                 if r["outcome"] == Outcome.SKIPPED
             ],
         }
+
+    # -- stalls, finalizing and resuming (docs/reliability.md) ----------------------------------
+
+    def check_stalls(self) -> dict[str, Any]:
+        """Finalize every active batch without a write for NBA_PROPS_STALL_AFTER_S (Cloud Scheduler)."""
+        active = _records(self._warehouse.query("batches_active", {}))
+        finalized: list[dict[str, Any]] = []
+        for row in active:
+            current = self.status(str(row["batch_id"]))
+            if current["status"] == BatchStatus.STALLED:
+                finalized.append(self.finalize(current["batch_id"], reason="stalled"))
+        return {
+            "checked": len(active),
+            "finalized": [
+                {k: f[k] for k in ("batch_id", "game_date", "status", "missing", "idle_s")} for f in finalized
+            ],
+        }
+
+    def finalize(self, batch_id: str, *, reason: str = "requested") -> dict[str, Any]:
+        """End an active batch now: every player still without a result is recorded as missing."""
+        batch = self._get(batch_id)
+        if batch is None:
+            raise BatchNotFound(batch_id)
+        status = BatchStatus(batch["status"])
+        before = self.status(batch_id)  # may find it complete, which ends it as it should
+        if status not in ACTIVE or before["status"] == BatchStatus.COMPLETE:
+            return {**self.status(batch_id), "finalized": False, "missing": []}
+        game_date: date = batch["game_date"]
+        now = self._clock()
+        with structlog.contextvars.bound_contextvars(batch_id=batch_id, game_date=game_date.isoformat()):
+            if status is BatchStatus.LOADING:
+                # Nothing was published: the date is free again for a plain /start.
+                self._update(
+                    batch_id,
+                    status=BatchStatus.FAILED,
+                    error=f"finalized ({reason}) while loading: the coordinator stopped before publishing",
+                    finished_at=now,
+                )
+                missing: list[int] = []
+            else:
+                missing = self._missing_players(batch_id, game_date)
+                detail = f"no prediction or outcome {before['idle_s']:.0f} s after the batch's last write"
+                self._warehouse.append(
+                    "player_outcomes",
+                    [
+                        outcome_row(
+                            outcome=Outcome.MISSING,
+                            reason=f"finalized_{reason}",
+                            detail=detail,
+                            recorded_at=now,
+                            batch_id=batch_id,
+                            player_id=pid,
+                            game_date=game_date,
+                        )
+                        for pid in missing
+                    ],
+                )
+                self._update(
+                    batch_id,
+                    status=BatchStatus.STALLED,
+                    error=f"finalized ({reason}): {len(missing)} players missing",
+                    finished_at=now,
+                )
+            log.warning("Batch finalized", reason=reason, missing=len(missing), idle_s=before["idle_s"])
+            self._alerts.raise_alert(
+                Alert(
+                    AlertKind.BATCH_STALLED,
+                    Severity.ERROR,
+                    f"batch {batch_id} for {game_date} finalized ({reason}) after {before['idle_s']:.0f} s "
+                    f"without progress; {len(missing)} players missing",
+                    key=batch_id,
+                    details={
+                        "game_date": game_date.isoformat(),
+                        "missing": len(missing),
+                        "missing_players": missing[:50],
+                        "idle_s": before["idle_s"],
+                        "previous_status": status.value,
+                    },
+                )
+            )
+        return {**self.status(batch_id), "finalized": True, "missing": missing}
+
+    def _missing_players(self, batch_id: str, game_date: date) -> list[int]:
+        """Slate players with neither a prediction nor any outcome (one slate query, one results query).
+
+        The slate is read again rather than stored with the batch: a roster move between /start and
+        finalizing would show up here as a missing (or no longer listed) player, which the log notes.
+        """
+        timeout = self._settings.query_timeout_s
+        slate = self._warehouse.query("slate", {"game_date": game_date}, timeout_s=timeout)
+        params = {"batch_id": batch_id, "game_date": game_date}
+        results = self._warehouse.query("batch_player_results", params)
+        known = {int(p) for p in results["player_id"]}
+        return sorted({int(p) for p in slate["player_id"]} - known)
+
+    def resume(self, batch_id: str) -> dict[str, Any]:
+        """Send what a batch never got to the workers, under the same batch id (same prediction ids).
+
+        Re-sent: players whose message was not published (publish_failed) or who were finalized as
+        missing, and — when the fan-out itself was interrupted (status `publishing`, stalled) — every
+        player without any result yet. Never re-sent: players with a prediction, a rejection or a skip.
+        """
+        batch = self._get(batch_id)
+        if batch is None:
+            raise BatchNotFound(batch_id)
+        game_date: date = batch["game_date"]
+        status = BatchStatus(batch["status"])
+        current = self.status(batch_id)
+        interrupted = status is BatchStatus.PUBLISHING and current["status"] == BatchStatus.STALLED
+        # A complete batch may still have unpublished players: complete means nothing is in flight.
+        if status not in RESUMABLE and not interrupted:
+            raise BatchNotResumable(batch_id, current["status"])
+        with structlog.contextvars.bound_contextvars(batch_id=batch_id, game_date=game_date.isoformat()):
+            self._claim_for_resume(game_date, batch_id)
+            load = self.load(game_date, batch_id)
+            results = self._warehouse.query(
+                "batch_player_results", {"batch_id": batch_id, "game_date": game_date}
+            )
+            known: dict[int, set[str]] = {}
+            for pid, result in zip(results["player_id"], results["result"], strict=True):
+                known.setdefault(int(pid), set()).add(str(result))
+            lost = {Outcome.PUBLISH_FAILED.value, Outcome.MISSING.value}
+            targets = [
+                r
+                for r in load.requests
+                if (known.get(r.player_id) and known[r.player_id] <= lost | {Outcome.RESENT.value})
+                or (interrupted and r.player_id not in known)
+            ]
+            report = self._fan_out(batch_id, game_date, targets)
+            now = self._clock()
+            self._warehouse.append(
+                "player_outcomes",
+                [
+                    outcome_row(
+                        outcome=Outcome.RESENT,
+                        reason="resumed",
+                        detail=f"message re-sent by a resume at {now.isoformat()}",
+                        recorded_at=now,
+                        batch_id=batch_id,
+                        player_id=pid,
+                        game_date=game_date,
+                        message_id=message_id,
+                    )
+                    for pid, message_id in report.published.items()
+                ],
+            )
+            published = int(batch["published"]) + len(report.published)
+            self._update(batch_id, status=BatchStatus.RUNNING, published=published)
+            log.info("Batch resumed", resent=len(report.published), failed=len(report.failed))
+        return {
+            "batch_id": batch_id,
+            "game_date": game_date.isoformat(),
+            "resent": sorted(report.published),
+            "failed": sorted(report.failed),
+            "status": self.status(batch_id)["status"],
+        }
+
+    def _claim_for_resume(self, game_date: date, batch_id: str) -> None:
+        """Move the date's claim on while keeping it: of two concurrent resumes only one proceeds."""
+        lock = _first(self._warehouse.query("batch_lock_get", {"game_date": game_date}))
+        if lock["batch_id"] != batch_id:
+            raise BatchNotResumable(batch_id, f"superseded by {lock['batch_id']}")
+        claimed = self._warehouse.execute(
+            "batch_lock_claim",
+            {
+                "game_date": game_date,
+                "expected": int(lock["generation"]),
+                "batch_id": batch_id,
+                "now": self._clock(),
+            },
+        )
+        if claimed == 0:
+            raise BatchNotResumable(batch_id, "being resumed or superseded right now")
 
     # -- batch rows ---------------------------------------------------------------------------
 

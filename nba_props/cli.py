@@ -6,6 +6,7 @@ import json
 import sys
 from datetime import date
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
@@ -107,6 +108,9 @@ def train(
     start: Annotated[str | None, typer.Option(help="First game date (YYYY-MM-DD) to train on.")] = None,
     end: Annotated[str | None, typer.Option(help="Last game date to train on.")] = None,
     iterations: Annotated[int, typer.Option(min=10, max=5000)] = 600,
+    feature_set: Annotated[
+        str, typer.Option(help="v8 (the default contract) or v8ctx (V8 + context features).")
+    ] = "v8",
 ) -> None:
     """Train CatBoost V8 on the warehouse and write the model bundle to NBA_PROPS_MODEL_DIR."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -129,8 +133,11 @@ def train(
             iterations=iterations,
             bookmaker_priority=settings.bookmaker_priority,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
+            feature_set=feature_set,
         )
-    console.print(manifest.model_dump_json(indent=2, exclude={"residual_quantiles"}))
+    console.print(
+        manifest.model_dump_json(indent=2, exclude={"residual_quantiles", "residual_quantiles_by_prediction"})
+    )
 
 
 def _coordinator_url(url: str | None) -> str:
@@ -191,6 +198,110 @@ def status(
         raise typer.Exit(1)
 
 
+def _game_date_option(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError as exc:
+        raise typer.BadParameter(f"not a date (YYYY-MM-DD): {value}", param_hint="--date") from exc
+
+
+@app.command()
+def grade(
+    game_date: Annotated[
+        str | None, typer.Option("--date", help="Game date (default: yesterday in the league's time zone).")
+    ] = None,
+    url: Annotated[
+        str | None, typer.Option(help="Grade through a running coordinator's POST /grade instead.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole result as JSON.")] = False,
+) -> None:
+    """Grade a night against the box scores; store and print its summary (re-grading replaces it)."""
+    day = _game_date_option(game_date)
+    if url:
+        response = httpx.post(f"{url}/grade", json={"game_date": day.isoformat()} if day else {}, timeout=900)
+        body: dict[str, Any] = response.json()
+        if response.status_code >= 400:
+            typer.echo(json.dumps(body, indent=2))
+            raise typer.Exit(1)
+    else:
+        from coordinator.grading import Grader
+        from shared.alerts import AlertManager
+        from shared.warehouse import make_warehouse
+
+        settings = _settings()
+        configure_logging(settings)
+        warehouse = make_warehouse(settings)
+        alerts = AlertManager.from_settings(settings, warehouse)
+        try:
+            body = Grader(warehouse, alerts, settings).grade(day).as_json()
+        finally:
+            alerts.close()
+            warehouse.close()
+    if as_json:
+        typer.echo(json.dumps(body, indent=2))
+        return
+    from rich.table import Table
+
+    summary = body["summary"]
+    table = Table(title=f"Graded {body['game_date']} (run {body['grading_run_id']})")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    rows = {
+        "predictions": summary["predictions"],
+        "graded": summary["graded"],
+        "voided (DNP / results missing)": f"{summary['dnp']} / {summary['results_missing']}",
+        "coverage": summary["coverage"],
+        "MAE": summary["mae"],
+        "bias (predicted - actual)": summary["bias"],
+        "line MAE (market)": summary["line_mae"],
+        "picks decided": summary["picks"]["decided"],
+        "hit rate": summary["picks"]["hit_rate"],
+        "ROI": summary["roi"]["roi"],
+        f"hit rate {body['hit_rate_window']['start']}..": body["hit_rate_window"]["hit_rate"],
+    }
+    for key, value in rows.items():
+        table.add_row(key, "-" if value is None else str(value))
+    console.print(table)
+    for alert in body["alerts"]:
+        console.print(f"[yellow]alert[/yellow] {alert['kind']}: {alert['summary']} (sent: {alert['sent']})")
+
+
+@app.command()
+def report(
+    html: Annotated[Path, typer.Option("--html", help="Where to write the page.", dir_okay=False)],
+    game_date: Annotated[
+        str | None, typer.Option("--date", help="Game date (default: yesterday in the league's time zone).")
+    ] = None,
+    url: Annotated[
+        str | None, typer.Option(help="Fetch the page from a running coordinator's GET /report instead.")
+    ] = None,
+) -> None:
+    """Write the morning report of a night: one self-contained HTML page with charts."""
+    day = _game_date_option(game_date)
+    if url:
+        response = httpx.get(f"{url}/report", params={"date": day.isoformat()} if day else {}, timeout=300)
+        if response.status_code >= 400:
+            typer.echo(response.text)
+            raise typer.Exit(1)
+        page = response.text
+    else:
+        from coordinator.grading import Grader
+        from coordinator.report import render_report
+        from shared.alerts import AlertManager
+        from shared.warehouse import make_warehouse
+
+        settings = _settings()
+        configure_logging(settings)
+        warehouse = make_warehouse(settings)
+        try:
+            page = render_report(Grader(warehouse, AlertManager(), settings).report_data(day))
+        finally:
+            warehouse.close()
+    html.parent.mkdir(parents=True, exist_ok=True)
+    html.write_text(page, encoding="utf-8")
+    console.print(f"Report written to {html}")
+
+
 @warehouse_app.command("create")
 def warehouse_create() -> None:
     """Create every table and view (idempotent) in the configured warehouse."""
@@ -216,6 +327,119 @@ def generate_league_command(
     league = generate_league(seed)
     league.write(warehouse)
     console.print(f"League written: {len(league.players)} players, {len(league.schedule)} games")
+
+
+@app.command("import-logs")
+def import_logs(
+    paths: Annotated[
+        list[Path], typer.Argument(help="nba_api league game-log CSVs (.csv or .csv.gz) or directories.")
+    ],
+) -> None:
+    """Import real NBA game logs into the configured warehouse (validated first; idempotent)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from nba_props.importer import MalformedGameLog, import_game_logs
+    from shared.warehouse import make_warehouse
+
+    settings = _settings()
+    configure_logging(settings)
+    warehouse = make_warehouse(settings)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        tasks: dict[str, Any] = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        try:
+            imported = import_game_logs(warehouse, paths, progress=report)
+        except MalformedGameLog as exc:
+            progress.stop()
+            console.print(f"[red]Malformed game log:[/red] {exc}\nnothing was imported")
+            raise typer.Exit(1) from exc
+    console.print(
+        f"Imported {imported.source_rows} rows from {len(imported.files)} files: {imported.games} games, "
+        f"{imported.players} players, seasons {', '.join(imported.seasons)}"
+    )
+
+
+@app.command()
+def evaluate(
+    train_through: Annotated[str, typer.Option(help="Last training season, e.g. 2022-23.")],
+    test: Annotated[str, typer.Option(help="Season to predict, e.g. 2023-24.")],
+    out: Annotated[Path, typer.Option(help="Directory for report.json and report.md.")] = Path(
+        "data/evaluation"
+    ),
+    logs: Annotated[
+        list[Path] | None,
+        typer.Option(help="Evaluate on these game-log files (imported into a temporary DuckDB) instead."),
+    ] = None,
+    feature_set: Annotated[
+        list[str] | None, typer.Option(help="Feature set(s) to train and compare: v8 (default), v8ctx.")
+    ] = None,
+    iterations: Annotated[int, typer.Option(min=10, max=5000)] = 600,
+    depth: Annotated[int, typer.Option(min=2, max=10)] = 6,
+    learning_rate: Annotated[float | None, typer.Option(help="Default: CatBoost chooses.")] = None,
+    loss: Annotated[str, typer.Option(help="CatBoost loss function (RMSE, MAE, ...).")] = "RMSE",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON report.")] = False,
+) -> None:
+    """Walk-forward evaluation: train on seasons up to X, predict season Y point in time, report."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from nba_props.evaluate import EvaluationConfig, evaluate_logs, markdown_report, write_report
+    from nba_props.evaluate import evaluate as run_evaluation
+    from nba_props.importer import MalformedGameLog
+    from shared.warehouse import make_warehouse
+
+    settings = _settings()
+    configure_logging(settings)
+    config = EvaluationConfig(
+        train_through=train_through,
+        test_season=test,
+        feature_sets=tuple(feature_set or ["v8"]),
+        iterations=iterations,
+        depth=depth,
+        learning_rate=learning_rate,
+        loss_function=loss,
+        edge_threshold=settings.edge_threshold,
+        bookmaker_priority=tuple(settings.bookmaker_priority),
+    )
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        tasks: dict[str, Any] = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        try:
+            if logs:
+                result = evaluate_logs(logs, config, report)
+            else:
+                result = run_evaluation(make_warehouse(settings), config, report)
+        except (MalformedGameLog, ValueError) as exc:
+            progress.stop()
+            console.print(f"[red]Evaluation failed:[/red] {exc}")
+            raise typer.Exit(1) from exc
+    json_path, md_path = write_report(result, out)
+    if as_json:
+        typer.echo(json_path.read_text())
+    else:
+        console.print(markdown_report(result.report))
+        console.print(f"Reports: {json_path} {md_path}")
 
 
 def main() -> None:

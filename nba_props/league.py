@@ -1,17 +1,20 @@
 """A seeded, realistic synthetic NBA league: the embedded demo's data, the tests' fixtures and the
-benchmarks' load. Calibrated against real nba_api game logs (see docs/calibration.md).
+benchmarks' load. Calibrated against real nba_api game logs (docs/calibration.md).
 
-Every season is simulated whole, box scores included, and then cut at `played_through`: moving that
-date never changes the history before it. Each concern (rosters, schedule, box scores, lines) draws
-from its own numpy Generator spawned from the seed, so changing how lines are drawn does not
-reshuffle the box scores.
+Every season is simulated whole, box scores and lines included, and then cut at `played_through`:
+moving that date never changes the history before it. Each concern (rosters, schedule, box scores,
+lines) draws from its own numpy Generator spawned from the seed, so changing how lines are drawn
+does not reshuffle the box scores. Everything is vectorised over (team-game, roster slot) arrays;
+the only loops run over days of the schedule, seasons and a handful of time zones.
 
 How a box score comes about, per team and game:
-  * Possessions come from both teams' pace; the team's field-goal attempts follow from them.
-  * Minutes: each available player's role minutes (starters ~28-36, bench 8-24, deep bench a few,
-    often not at all) with game-to-game noise and slow drift, rescaled to 240 team minutes.
-  * Shots are shared out multinomially by minutes x usage, so one player's big night takes shots
-    from his teammates, as in the real game; an injured star's shots go to the others.
+  * Possessions come from both teams' pace. Each ends in a turnover, a trip to the line or a shot,
+    and an offensive rebound buys another shot, so the box score's possession estimate adds up.
+  * Minutes: each available player's role minutes (starters ~30-36, bench 8-24, deep bench a few,
+    often not at all) with game-to-game noise and slow drift, rescaled to the team's 240.
+  * The team's shots, free throws, rebounds, assists and turnovers are shared out among the players
+    on the floor (multinomially, by minutes x usage or x rate), so one player's big night takes
+    shots from his teammates and an injured star's shots go to the others.
   * Makes are binomial with the player's percentages scaled by the game's efficiency: home court,
     rest or a back-to-back, time zones travelled, the opponent's defence and the team's offence.
 """
@@ -60,17 +63,17 @@ _PLAYER_ID_BASE: Final = 9_100_000  # far above any real nba_api person id, so t
 
 # Roles. Minutes per roster slot before rescaling to the team's 240, and how often a healthy player
 # in that slot gets into the game at all: the last four or five are garbage-time players, often DNP.
-_ROLE_MINUTES: Final = (38.0, 36.0, 34.2, 32.6, 31.2, 24.0, 21.5, 19.0, 16.5, 10.5, 6.0, 4.5, 3.5, 3.0)
+_ROLE_MINUTES: Final = (38.5, 36.5, 34.7, 33.1, 31.7, 24.0, 21.5, 19.0, 16.5, 10.5, 6.0, 4.5, 3.5, 3.0)
 _PLAY_PROBABILITY: Final = (1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.99, 0.98, 0.96, 0.60, 0.40, 0.28, 0.20, 0.16)
-_EXTRA_SLOT_MINUTES: Final = 3.5  # rosters longer than 14
-_EXTRA_SLOT_PLAY: Final = 0.25
+_EXTRA_SLOT_MINUTES: Final = 3.0  # rosters longer than 14
+_EXTRA_SLOT_PLAY: Final = 0.12
 _STARTERS: Final = 5
 _FIRST_DEEP_SLOT: Final = 9
 _MIN_PLAYERS_USED: Final = 8
 # Per-game noise and slow drift (AR(1), log scale) of minutes, by role: starters, rotation, deep
 # bench. Bench roles swing far more than starters' (real minutes sd 7-8 against 5). The drift is
 # what makes a recent average a better guess than a season-long one, as in the real logs.
-_MINUTES_NOISE: Final = (0.08, 0.33, 0.65)
+_MINUTES_NOISE: Final = (0.07, 0.33, 0.65)
 _MINUTES_FORM_SD: Final = (0.08, 0.25, 0.40)
 _FORM_PERSISTENCE: Final = 0.95
 # Talent is points per minute. Real scoring per minute is flat (~0.36-0.41) for role players and
@@ -85,7 +88,7 @@ _ROLE_NOISE: Final = 0.12
 # share is steady, a bench player's swings with garbage time and matchups). Free throws are lumpier
 # still (and-ones, late fouling): real player FTA varies about twice as much as Poisson.
 _USAGE_FORM_SD: Final = 0.10
-_SHOT_SHARE_SHAPE: Final = (150.0, 25.0, 10.0)
+_SHOT_SHARE_SHAPE: Final = (150.0, 15.0, 6.0)
 _FT_SHARE_SHAPE: Final = 4.0
 _FOUL_DRAWING: Final = 0.8  # free-throw rate grows with talent: scorers draw fouls
 _SHOOTING_LUCK_SD: Final = 0.05  # log-sd of a player's shooting percentages on the night
@@ -247,8 +250,10 @@ def generate_league(
     """
     if not seasons or list(seasons) != sorted(set(seasons)):
         raise ValueError(f"seasons must be distinct and ascending, got {seasons!r}")
-    if not 8 <= players_per_team <= 20:
-        raise ValueError(f"players_per_team must be between 8 and 20, got {players_per_team}")
+    # Fewer than ten cannot absorb injuries without five men playing 48 minutes; NBA rosters stop
+    # at fifteen plus three two-way players.
+    if not 10 <= players_per_team <= 18:
+        raise ValueError(f"players_per_team must be between 10 and 18, got {players_per_team}")
     start_years = [_season_start_year(s) for s in seasons]
     calendars = [_calendar(y) for y in start_years]
     if played_through is None:
@@ -276,18 +281,16 @@ def generate_league(
     cutoff = pd.Timestamp(played_through)
     upcoming = schedule_frame.loc[schedule_frame["game_date"] > cutoff, "game_date"]
     horizon = upcoming.min() if not upcoming.empty else cutoff
-    lines = _prop_lines(np.random.default_rng(line_seq), all_slates, all_logs, cutoff)
-    played_logs = all_logs.loc[all_logs["game_date"] <= cutoff]
+    lines = _prop_lines(np.random.default_rng(line_seq), all_slates, all_logs, cutoff, horizon)
+    box_scores = _conform(all_logs.loc[all_logs["game_date"] <= cutoff], "player_game_logs")
 
     return League(
         teams=_conform(_teams_frame(), "teams"),
         players=_conform(_players_frame(rosters), "players"),
         schedule=_conform(schedule_frame, "schedule"),
-        player_game_logs=_conform(played_logs, "player_game_logs"),
-        team_game_stats=_conform(
-            team_game_stats(_conform(played_logs, "player_game_logs")), "team_game_stats"
-        ),
-        prop_line_snapshots=_conform(lines.loc[lines["game_date"] <= horizon], "prop_line_snapshots"),
+        player_game_logs=box_scores,
+        team_game_stats=_conform(team_game_stats(box_scores), "team_game_stats"),
+        prop_line_snapshots=_conform(lines, "prop_line_snapshots"),
         injury_reports=_conform(_injury_reports(all_slates, horizon), "injury_reports"),
         played_through=played_through,
     )
@@ -515,7 +518,9 @@ class _Rosters:
     members: list[IntArray]  # per season, (teams, slots): player index, slot 0 the biggest role
     talent: list[FloatArray]  # per season, (teams, slots): points per minute
     minutes_bias: list[FloatArray]  # per season, (teams, slots): player's multiplier on his slot's minutes
-    stat_scale: list[FloatArray]  # per season, (7,): scales rates to the real team totals
+    # Per season, (7,): scales rates so team totals match the real means. Only steals, blocks and
+    # fouls use the level; rebounds, assists and turnovers are shares of team totals.
+    stat_scale: list[FloatArray]
 
 
 def _role_minutes(slots: int) -> tuple[FloatArray, FloatArray]:
@@ -723,42 +728,75 @@ def _points_per_attempt(shooting: FloatArray) -> FloatArray:
     return per_attempt
 
 
-def _simulate_season(
-    rng: np.random.Generator, sched: _Schedule, rosters: _Rosters, season_index: int
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Box scores of every game of a season, and the pre-game view of every rostered player-game
-    (status, expected minutes, expected points) that lines and injury reports are built from."""
-    members = rosters.members[season_index]
-    slots = members.shape[1]
-    n_games = sched.home.size
-    games = sched.frame
+@dataclass(frozen=True)
+class _TeamGames:
+    """A season's team-games, team-major: row team * 82 + k is the team's k-th game."""
 
-    # Team-game rows, team-major: row team * 82 + k is the team's k-th game. Game indices are in
-    # tip-off order, so sorting by (team, game) orders each team's games in time.
+    team: IntArray
+    game: IntArray  # index into the schedule
+    home: BoolArray
+    opponent: IntArray
+    opponent_row: IntArray  # the other side of the same game
+    home_row: IntArray  # per game: the home side's row
+    away_row: IntArray
+    rest_days: IntArray  # (teams, 82): days since the team's previous game; 7 before the first
+    zones_crossed: FloatArray  # time zones between the previous game's arena and this one
+
+    @property
+    def rest(self) -> IntArray:
+        rest: IntArray = self.rest_days.ravel()
+        return rest
+
+
+@dataclass(frozen=True)
+class _GameContext:
+    """Draws both sides of a game share, and each side's efficiency on the night."""
+
+    pace_pair: FloatArray  # per game: the two teams' average pace
+    possessions: FloatArray  # per row
+    overtimes: IntArray  # per row
+    team_minutes: IntArray  # per row: 240 + 25 per overtime
+    blowout: FloatArray  # per row, 0-1: how lopsided the game gets
+    expected_efficiency: FloatArray  # per row: what is known before tip-off
+    efficiency: FloatArray  # per row: with the night's swing
+
+
+def _team_games(sched: _Schedule) -> _TeamGames:
+    n_games = sched.home.size
     side_team = np.concatenate([sched.home, sched.away])
     side_game = np.concatenate([np.arange(n_games), np.arange(n_games)])
     side_home = np.concatenate([np.ones(n_games, dtype=bool), np.zeros(n_games, dtype=bool)])
+    # Game indices are in tip-off order, so sorting by (team, game) orders each team's games in time.
     order = np.lexsort((side_game, side_team))
     team, game, home = side_team[order], side_game[order], side_home[order]
     if not np.array_equal(np.bincount(team, minlength=_N_TEAMS), np.full(_N_TEAMS, _GAMES_PER_TEAM)):
         raise RuntimeError("the matchup formula must give every team 82 games")
-    rows = team.size
     home_row = np.empty(n_games, dtype=np.int64)
     away_row = np.empty(n_games, dtype=np.int64)
     home_row[game[home]] = np.flatnonzero(home)
     away_row[game[~home]] = np.flatnonzero(~home)
-    opp_row = np.where(home, away_row[game], home_row[game])
-    opponent = team[opp_row]
+    opponent_row = np.where(home, away_row[game], home_row[game])
 
     grid = (_N_TEAMS, _GAMES_PER_TEAM)
     day = sched.day[game].reshape(grid)
     rest_days = np.concatenate([np.full((_N_TEAMS, 1), 7), np.diff(day, axis=1)], axis=1)
     offset = sched.utc_offset[game].reshape(grid)
     zones = np.abs(np.diff(offset, axis=1, prepend=offset[:, :1])).ravel()
-    rest = rest_days.ravel()
-    opening_game = np.tile(np.arange(_GAMES_PER_TEAM) == 0, _N_TEAMS)
+    return _TeamGames(
+        team=team,
+        game=game,
+        home=home,
+        opponent=team[opponent_row],
+        opponent_row=opponent_row,
+        home_row=home_row,
+        away_row=away_row,
+        rest_days=rest_days.astype(np.int64),
+        zones_crossed=zones,
+    )
 
-    # Team strengths this season, and the game-level draws both sides share.
+
+def _game_context(rng: np.random.Generator, sched: _Schedule, sides: _TeamGames) -> _GameContext:
+    n_games = sched.home.size
     pace = rng.normal(_PACE_MEAN, _PACE_TEAM_SD, _N_TEAMS)
     offence = rng.lognormal(0.0, _TEAM_OFFENCE_SD, _N_TEAMS)
     defence = rng.normal(0.0, _TEAM_DEFENCE_SD, _N_TEAMS)
@@ -769,79 +807,93 @@ def _simulate_season(
     possessions = (pace_pair + rng.normal(0.0, _PACE_GAME_SD, n_games)) * (48.0 + 5.0 * overtimes) / 48.0
     blowout = rng.beta(1.0, 4.0, n_games)
     home_favoured = rng.random(n_games) < 0.55
-    swing = blowout[game] * _BLOWOUT_SWING * np.where(home == home_favoured[game], 1.0, -1.0)
-
-    expected_efficiency = (
+    game, home, rest = sides.game, sides.home, sides.rest
+    opening_game = np.tile(np.arange(_GAMES_PER_TEAM) == 0, _N_TEAMS)
+    expected = (
         (1.0 + np.where(home, 0.5, -0.5) * _HOME_EDGE)
         * (1.0 - _BACK_TO_BACK * (rest == 1))
         * (1.0 + _LONG_REST * ((rest >= 3) & ~opening_game))
-        * (1.0 - _PER_TIME_ZONE * zones)
-        * offence[team]
-        * (1.0 - defence[opponent])
+        * (1.0 - _PER_TIME_ZONE * sides.zones_crossed)
+        * offence[sides.team]
+        * (1.0 - defence[sides.opponent])
     )
-    efficiency = expected_efficiency * (1.0 + swing)
-    team_minutes = (_REGULATION_MINUTES + 25 * overtimes[game]).astype(np.int64)
+    swing = blowout[game] * _BLOWOUT_SWING * np.where(home == home_favoured[game], 1.0, -1.0)
+    return _GameContext(
+        pace_pair=pace_pair,
+        possessions=possessions[game],
+        overtimes=overtimes[game].astype(np.int64),
+        team_minutes=(_REGULATION_MINUTES + 25 * overtimes[game]).astype(np.int64),
+        blowout=blowout[game],
+        expected_efficiency=expected,
+        efficiency=expected * (1.0 + swing),
+    )
 
-    # Who plays, and for how long.
-    availability = _availability(rng, rest_days, slots)
-    role_minutes, play_probability = _role_minutes(slots)
+
+def _slot_values(slots: int, by_role: tuple[float, float, float]) -> FloatArray:
+    """A per-slot array from (starters, rotation, deep bench) values."""
+    slot = np.arange(slots)
+    values: FloatArray = np.select(
+        [slot < _STARTERS, slot < _FIRST_DEEP_SLOT], [by_role[0], by_role[1]], by_role[2]
+    ).astype(np.float64)
+    return values
+
+
+def _play_minutes(
+    rng: np.random.Generator, context: _GameContext, availability: _Availability, role: FloatArray
+) -> IntArray:
+    """Whole minutes per (row, slot); 0 for those who did not get in."""
+    rows, slots = role.shape
+    _, play_probability = _role_minutes(slots)
     slot = np.arange(slots)
     starter_slot, deep_slot = slot < _STARTERS, slot >= _FIRST_DEEP_SLOT
-    noise_sd = np.select(
-        [starter_slot, ~deep_slot], [_MINUTES_NOISE[0], _MINUTES_NOISE[1]], _MINUTES_NOISE[2]
-    )
-    minutes_form = _drift(
-        rng, slots, np.select([starter_slot, ~deep_slot], _MINUTES_FORM_SD[:2], _MINUTES_FORM_SD[2])
-    )
-    usage_form = _drift(rng, slots, _USAGE_FORM_SD)
-    role = role_minutes * rosters.minutes_bias[season_index][team] * np.exp(minutes_form)
-    blow = blowout[game][:, None]
-    # Blowouts rest the starters and empty the bench.
-    garbage_time = np.where(starter_slot, 1.0 - 0.2 * blow, np.where(deep_slot, 1.0 + 2.5 * blow, 1.0))
+    blow = context.blowout[:, None]
     in_game = availability.plays & (rng.random((rows, slots)) < play_probability + deep_slot * 0.8 * blow)
     # A short-handed team dresses its deep bench: at least eight play whenever eight are available.
     idle = availability.plays & ~in_game
     shortfall = np.maximum(_MIN_PLAYERS_USED - in_game.sum(axis=1), 0)
     in_game |= idle & (np.cumsum(idle, axis=1) <= shortfall[:, None])
-    desired = (
-        role
-        * np.exp(rng.normal(0.0, 1.0, (rows, slots)) * noise_sd)
-        * availability.minutes_factor
-        * garbage_time
-    )
-    desired = np.where(in_game, desired, 0.0)
-    share = desired * (team_minutes / desired.sum(axis=1))[:, None]
-    # Nobody plays more than 44 minutes of a regulation game (unless fewer than six can play at all);
-    # what a capped player cannot play goes to the others in proportion.
-    cap = np.maximum(44.0 + 5.0 * overtimes[game], team_minutes / np.maximum(in_game.sum(axis=1), 1) + 1.0)
-    cap = cap[:, None]
+    # Blowouts rest the starters and empty the bench.
+    garbage_time = np.where(starter_slot, 1.0 - 0.2 * blow, np.where(deep_slot, 1.0 + 2.5 * blow, 1.0))
+    noise = np.exp(rng.normal(0.0, 1.0, (rows, slots)) * _slot_values(slots, _MINUTES_NOISE))
+    desired = np.where(in_game, role * noise * availability.minutes_factor * garbage_time, 0.0)
+    share = desired * (context.team_minutes / desired.sum(axis=1))[:, None]
+    # Nobody plays more than 44 minutes of a regulation game (unless fewer than six can play at
+    # all); what a capped player cannot play goes to the others in proportion.
+    cap = np.maximum(
+        44.0 + 5.0 * context.overtimes, context.team_minutes / np.maximum(in_game.sum(axis=1), 1) + 1.0
+    )[:, None]
     excess = np.clip(share - cap, 0.0, None).sum(axis=1, keepdims=True)
     share = np.minimum(share, cap)
     room = np.where(share < cap, share, 0.0)
     share = share + excess * room / np.maximum(room.sum(axis=1, keepdims=True), 1e-9)
-    minutes = _whole_minutes(share, team_minutes)
-    played = minutes > 0
-    starter = played & (np.cumsum(played, axis=1) <= _STARTERS)
+    return _whole_minutes(share, context.team_minutes)
 
-    # Every possession ends in a turnover, a trip to the line or a shot, and a miss the offence
-    # rebounds buys another shot, so FGA + 0.44 FTA - OREB + TOV adds back up to the possessions.
-    # Each total is shared out among the players on the floor: one player's big night takes shots
-    # from his teammates, and an injured star's shots go to the others.
-    shooting = rosters.shooting[members][team]  # (rows, slots, 6)
-    per_attempt = _points_per_attempt(shooting)
-    usage = rosters.talent[season_index][team] / per_attempt  # shots per minute that yield his scoring
-    rates = rosters.rates[members][team] * rosters.stat_scale[season_index]  # (rows, slots, 7)
-    team_possessions = possessions[game]
-    turnovers = rng.poisson(team_possessions * _TOV_PER_POSSESSION)
+
+def _box_scores(
+    rng: np.random.Generator,
+    sides: _TeamGames,
+    context: _GameContext,
+    minutes: IntArray,
+    shot_weight: FloatArray,
+    shooting: FloatArray,
+    rates: FloatArray,
+) -> dict[str, IntArray]:
+    """Counting stats per (row, slot).
+
+    Every possession ends in a turnover, a trip to the line or a shot, and a miss the offence
+    rebounds buys another shot, so FGA + 0.44 FTA - OREB + TOV adds back up to the possessions.
+    Each team total is shared out among the players on the floor: one player's big night takes
+    shots from his teammates, and an injured star's shots go to the others."""
+    rows, slots = minutes.shape
+    turnovers = rng.poisson(context.possessions * _TOV_PER_POSSESSION)
     foul_calling = rng.lognormal(0.0, _FOUL_CALLING_SD, rows)  # some nights the whistle is busier
-    free_throws = rng.poisson(team_possessions * _FTA_PER_POSSESSION * efficiency * foul_calling)
-    first_shots = np.maximum(np.rint(team_possessions - turnovers - 0.44 * free_throws), 40).astype(np.int64)
+    free_throws = rng.poisson(context.possessions * _FTA_PER_POSSESSION * context.efficiency * foul_calling)
+    first_shots = np.maximum(np.rint(context.possessions - turnovers - 0.44 * free_throws), 40).astype(
+        np.int64
+    )
 
-    share_shape = np.select([starter_slot, ~deep_slot], _SHOT_SHARE_SHAPE[:2], _SHOT_SHARE_SHAPE[2])
-    hot_hand = rng.gamma(share_shape, 1.0 / share_shape, (rows, slots))
-    shot_weight = minutes * usage * np.exp(usage_form) * hot_hand
     three_rate = np.clip(shooting[..., 0] * rng.lognormal(0.0, 0.05, (rows, slots)), 0.0, 0.95)
-    luck = efficiency[:, None] * rng.lognormal(0.0, _SHOOTING_LUCK_SD, (rows, slots))
+    luck = context.efficiency[:, None] * rng.lognormal(0.0, _SHOOTING_LUCK_SD, (rows, slots))
     two_pct = np.clip(shooting[..., 1] * luck, 0.0, 0.95)
     three_pct = np.clip(shooting[..., 2] * luck, 0.0, 0.9)
 
@@ -855,114 +907,151 @@ def _simulate_season(
     second_chance = _share(rng, team_oreb, shot_weight)
     fg3a_2, fg3m_2, fg2m_2 = shoot(second_chance)
     fga, fg3a, fg3m, fg2m = fga + second_chance, fg3a + fg3a_2, fg3m + fg3m_2, fg2m + fg2m_2
-    # Trips to the line are lumpy (and-ones, late fouling): real FTA varies twice as much as Poisson.
-    fta = _share(
-        rng, free_throws, shot_weight * shooting[..., 3] * rng.gamma(_FT_SHARE_SHAPE, 1.0, (rows, slots))
-    )
+    lumpy = rng.gamma(_FT_SHARE_SHAPE, 1.0, (rows, slots))
+    fta = _share(rng, free_throws, shot_weight * shooting[..., 3] * lumpy)
     ftm = rng.binomial(fta, shooting[..., 4])
     points = 2 * fg2m + 3 * fg3m + ftm
 
     # No ties in basketball: the side that "won the overtime" gets one more free throw, by its
     # busiest player.
     totals = points.sum(axis=1)
-    tied = np.flatnonzero(totals[home_row] == totals[away_row])
-    winner = np.where(rng.random(tied.size) < 0.5, home_row[tied], away_row[tied])
+    tied = np.flatnonzero(totals[sides.home_row] == totals[sides.away_row])
+    winner = np.where(rng.random(tied.size) < 0.5, sides.home_row[tied], sides.away_row[tied])
     busiest = np.argmax(minutes[winner], axis=1)
-    for array in (fta, ftm, points):
-        array[winner, busiest] += 1
+    for made_or_tried in (fta, ftm, points):
+        made_or_tried[winner, busiest] += 1
 
     paint = rng.binomial(fg2m, shooting[..., 5])
     fgm = fg2m + fg3m
     misses = (fga - fgm).sum(axis=1)
-    # The defence gets the misses the offence did not, less the team rebounds nobody is credited with.
-    team_dreb = rng.binomial(np.maximum(misses[opp_row] - team_oreb[opp_row], 0), _DREB_CREDIT)
+    # The defence gets the misses the offence did not, less team rebounds nobody is credited with.
+    opp = sides.opponent_row
+    team_dreb = rng.binomial(np.maximum(misses[opp] - team_oreb[opp], 0), _DREB_CREDIT)
     by_minutes = minutes[..., None] * rates
     oreb = _share(rng, team_oreb, by_minutes[..., 0])
     dreb = _share(rng, team_dreb, by_minutes[..., 1])
-    tov = _share(rng, turnovers, by_minutes[..., 5])
-    ast = _share(rng, rng.binomial(fgm.sum(axis=1), _ASSISTED_SHARE), by_minutes[..., 2])
-    stl, blk = rng.poisson(by_minutes[..., 3]), rng.poisson(by_minutes[..., 4])
-    pf = np.minimum(rng.poisson(by_minutes[..., 6]), 6)  # six fouls and you are out
 
     totals = points.sum(axis=1)
-    margin = totals - totals[opp_row]
+    margin = totals - totals[opp]
     on_court = rng.normal(0.0, 1.0, (rows, slots)) * 4.0 * np.sqrt(minutes / 36.0)
     # Demeaned by minutes so a team's plus-minus adds up to five times its margin.
     on_court -= minutes * (on_court.sum(axis=1) / minutes.sum(axis=1))[:, None]
-    plus_minus = np.rint(margin[:, None] * minutes / (team_minutes / 5)[:, None] + on_court).astype(np.int64)
+    plus_minus = margin[:, None] * minutes / (context.team_minutes / 5)[:, None] + on_court
+    return {
+        "points": points,
+        "fgm": fgm,
+        "fga": fga,
+        "fg3m": fg3m,
+        "fg3a": fg3a,
+        "ftm": ftm,
+        "fta": fta,
+        "oreb": oreb,
+        "dreb": dreb,
+        "reb": oreb + dreb,
+        "ast": _share(rng, rng.binomial(fgm.sum(axis=1), _ASSISTED_SHARE), by_minutes[..., 2]),
+        "stl": rng.poisson(by_minutes[..., 3]),
+        "blk": rng.poisson(by_minutes[..., 4]),
+        "tov": _share(rng, turnovers, by_minutes[..., 5]),
+        "pf": np.minimum(rng.poisson(by_minutes[..., 6]), 6),  # six fouls and you are out
+        "plus_minus": np.rint(plus_minus).astype(np.int64),
+        "points_paint": 2 * paint,
+        "points_mid_range": 2 * (fg2m - paint),
+    }
+
+
+def _expected_points(
+    context: _GameContext,
+    sides: _TeamGames,
+    status: IntArray,
+    role: FloatArray,
+    usage: FloatArray,
+    shooting: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    """Expected minutes and points per (row, slot) from what is known before tip-off: statuses,
+    roles, recent form and the matchup, not the night's draws."""
+    _, play_probability = _role_minutes(role.shape[1])
+    availability = np.select(
+        [(status == _OUT) | (status == _DOUBTFUL), status == _QUESTIONABLE], [0.0, 0.7], 1.0
+    )
+    expected_role = role * play_probability * availability
+    overtime_minutes = _OVERTIME_RATE * 1.17 * 25.0
+    minutes = expected_role * ((_REGULATION_MINUTES + overtime_minutes) / expected_role.sum(axis=1))[:, None]
+    weight = minutes * usage
+    possessions = context.pace_pair[sides.game] * (1.0 + overtime_minutes / _REGULATION_MINUTES)
+    fga = (possessions * _FGA_PER_POSSESSION)[:, None] * _shares(weight)
+    fta = (possessions * _FTA_PER_POSSESSION * context.expected_efficiency)[:, None] * _shares(
+        weight * shooting[..., 3]
+    )
+    three, two_pct, three_pct = shooting[..., 0], shooting[..., 1], shooting[..., 2]
+    per_shot = 2.0 * two_pct * (1.0 - three) + 3.0 * three_pct * three
+    points: FloatArray = fga * per_shot * context.expected_efficiency[:, None] + fta * shooting[..., 4]
+    return minutes, points
+
+
+def _simulate_season(
+    rng: np.random.Generator, sched: _Schedule, rosters: _Rosters, season_index: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Box scores of every game of a season, and the pre-game view of every rostered player-game
+    (status, expected minutes, expected points) that lines and injury reports are built from."""
+    members = rosters.members[season_index]
+    slots = members.shape[1]
+    games = sched.frame
+    sides = _team_games(sched)
+    context = _game_context(rng, sched, sides)
+    rows = sides.team.size
+    availability = _availability(rng, sides.rest_days, slots)
+
+    # Roles drift over the season; the night's noise comes on top in _play_minutes.
+    role_minutes, _ = _role_minutes(slots)
+    minutes_form = _drift(rng, slots, _slot_values(slots, _MINUTES_FORM_SD))
+    usage_form = _drift(rng, slots, _USAGE_FORM_SD)
+    role = role_minutes * rosters.minutes_bias[season_index][sides.team] * np.exp(minutes_form)
+    minutes = _play_minutes(rng, context, availability, role)
+    played = minutes > 0
+    starter = played & (np.cumsum(played, axis=1) <= _STARTERS)
+
+    shooting = rosters.shooting[members][sides.team]  # (rows, slots, 6)
+    # Usage: shots per minute that turn the player's talent (points per minute) into points.
+    usage = rosters.talent[season_index][sides.team] / _points_per_attempt(shooting) * np.exp(usage_form)
+    share_shape = _slot_values(slots, _SHOT_SHARE_SHAPE)
+    shot_weight = minutes * usage * rng.gamma(share_shape, 1.0 / share_shape, (rows, slots))
+    rates = rosters.rates[members][sides.team] * rosters.stat_scale[season_index]
+    box = _box_scores(rng, sides, context, minutes, shot_weight, shooting, rates)
 
     team_ids = np.array([t.team_id for t in NBA_TEAMS], dtype=np.int64)
-    player_ids = _PLAYER_ID_BASE + 1 + members[team]
-    cell = np.nonzero(played)
-    row_game = game[cell[0]]
+    player_ids = _PLAYER_ID_BASE + 1 + members[sides.team]
+    row, slot = np.nonzero(played)
+    game = sides.game[row]
     logs = pd.DataFrame(
         {
-            "game_id": games["game_id"].to_numpy()[row_game],
-            "game_date": games["game_date"].to_numpy()[row_game],
-            "season": games["season"].to_numpy()[row_game],
-            "player_id": player_ids[cell],
-            "team_id": team_ids[team[cell[0]]],
-            "opponent_team_id": team_ids[opponent[cell[0]]],
-            "is_home": home[cell[0]],
-            "starter": starter[cell],
-            "minutes": minutes[cell].astype(np.float64),
-            "points": points[cell],
-            "fgm": fgm[cell],
-            "fga": fga[cell],
-            "fg3m": fg3m[cell],
-            "fg3a": fg3a[cell],
-            "ftm": ftm[cell],
-            "fta": fta[cell],
-            "oreb": oreb[cell],
-            "dreb": dreb[cell],
-            "reb": (oreb + dreb)[cell],
-            "ast": ast[cell],
-            "stl": stl[cell],
-            "blk": blk[cell],
-            "tov": tov[cell],
-            "pf": pf[cell],
-            "plus_minus": plus_minus[cell],
-            "points_paint": 2 * paint[cell],
-            "points_mid_range": 2 * (fg2m - paint)[cell],
+            "game_id": games["game_id"].to_numpy()[game],
+            "game_date": games["game_date"].to_numpy()[game],
+            "season": games["season"].to_numpy()[game],
+            "player_id": player_ids[row, slot],
+            "team_id": team_ids[sides.team[row]],
+            "opponent_team_id": team_ids[sides.opponent[row]],
+            "is_home": sides.home[row],
+            "starter": starter[row, slot],
+            "minutes": minutes[row, slot].astype(np.float64),
+            **{name: values[row, slot] for name, values in box.items()},
         }
     )
 
-    # What the market and the injury report know before tip-off: statuses, roles and recent form,
-    # not the night's draws.
-    status = availability.status
-    expected_role = (
-        role
-        * play_probability
-        * np.select([(status == _OUT) | (status == _DOUBTFUL), status == _QUESTIONABLE], [0.0, 0.7], 1.0)
+    expected_minutes, expected_points = _expected_points(
+        context, sides, availability.status, role, usage, shooting
     )
-    overtime_minutes = _OVERTIME_RATE * 1.17 * 25.0
-    expected_minutes = (
-        expected_role * ((_REGULATION_MINUTES + overtime_minutes) / expected_role.sum(axis=1))[:, None]
-    )
-    expected_weight = expected_minutes * usage * np.exp(usage_form)
-    expected_possessions = pace_pair[game] * (1.0 + overtime_minutes / _REGULATION_MINUTES)
-    expected_fga = (expected_possessions * _FGA_PER_POSSESSION)[:, None] * _shares(expected_weight)
-    expected_fta = (expected_possessions * _FTA_PER_POSSESSION * expected_efficiency)[:, None] * _shares(
-        expected_weight * shooting[..., 3]
-    )
-    field_goal_points = (
-        2.0 * shooting[..., 1] * (1.0 - shooting[..., 0]) + 3.0 * shooting[..., 2] * shooting[..., 0]
-    )
-    expected_points = (
-        expected_fga * field_goal_points * expected_efficiency[:, None] + expected_fta * shooting[..., 4]
-    )
-    tipoff = games["tipoff_utc"].dt.tz_localize(None).to_numpy()[game]
+    tipoff = games["tipoff_utc"].dt.tz_localize(None).to_numpy()[sides.game]
     # The first report comes the afternoon before; a late decision an hour or so before tip-off.
     reported = tipoff[:, None] - _hours(rng.uniform(18.0, 30.0, (rows, slots)))
     ruled_out = tipoff[:, None] - _hours(rng.uniform(0.5, 1.5, (rows, slots)))
     reason_text = np.array([*_REASONS, ""], dtype=object)[availability.reason]
     slate = pd.DataFrame(
         {
-            "game_id": np.repeat(games["game_id"].to_numpy()[game], slots),
-            "game_date": np.repeat(games["game_date"].to_numpy()[game], slots),
+            "game_id": np.repeat(games["game_id"].to_numpy()[sides.game], slots),
+            "game_date": np.repeat(games["game_date"].to_numpy()[sides.game], slots),
             "tipoff_utc": np.repeat(tipoff, slots),
             "player_id": player_ids.ravel(),
-            "status": status.ravel(),
+            "status": availability.status.ravel(),
             "reason": reason_text.ravel(),
             "late_out": availability.late_out.ravel(),
             "played": played.ravel(),
@@ -995,16 +1084,24 @@ def _last_ten(logs: pd.DataFrame) -> pd.DataFrame:
 
 
 def _prop_lines(
-    rng: np.random.Generator, slate: pd.DataFrame, logs: pd.DataFrame, played_through: pd.Timestamp
+    rng: np.random.Generator,
+    slate: pd.DataFrame,
+    logs: pd.DataFrame,
+    played_through: pd.Timestamp,
+    horizon: pd.Timestamp,
 ) -> pd.DataFrame:
-    """Points lines from each bookmaker for every player with a real role, over the day before tip.
+    """Points lines from each bookmaker for every player with a real role, over the day before tip,
+    for games up to `horizon`.
 
     The market's estimate blends what it knows before the game (role, injuries, matchup) with the
     player's last-ten average, plus noise: a little sharper than the last-ten average alone. Books
-    differ by a few tenths, open ~a day before tip, move by half points toward the news, and pull a
-    player ruled out late. A live line after tip-off exists for some played games; consumers must
-    ignore it. Every draw is made for the whole simulation and filtered afterwards, so the lines of
-    a game do not depend on where `played_through` falls."""
+    differ by a few tenths, open about a day before tip with one to three later snapshots, move a
+    point now and then toward the news, and pull a player ruled out late. Some played games also
+    have a live line after tip-off, which consumers must ignore.
+
+    Every draw is made for every (player-game, book) of the simulation, in a fixed layout of five
+    snapshot slots (opening, up to three later, live), and only then cut to the horizon: the lines
+    of a game do not depend on where `played_through` falls, and only the kept games are expanded."""
     slate = slate.sort_values("game_date", kind="stable").reset_index(drop=True)
     listed = (slate["expected_minutes"] >= _LINE_MIN_MINUTES) & ~slate["status"].isin([_OUT, _DOUBTFUL])
     listed &= (slate["status"] != _QUESTIONABLE) | (rng.random(len(slate)) < 0.5)
@@ -1017,9 +1114,8 @@ def _prop_lines(
         allow_exact_matches=False,
     )["last_ten"].to_numpy()
     expected = candidates["expected_points"].to_numpy()
-    market = np.where(
-        np.isnan(recent), expected, (1 - _MARKET_RECENT_WEIGHT) * expected + _MARKET_RECENT_WEIGHT * recent
-    )
+    blended = (1 - _MARKET_RECENT_WEIGHT) * expected + _MARKET_RECENT_WEIGHT * recent
+    market = np.where(np.isnan(recent), expected, blended)
     # Books hang the line near the median, which for right-skewed points sits below the mean.
     market = np.maximum(
         market - _MEDIAN_BELOW_MEAN + rng.normal(0.0, _MARKET_NOISE, market.size), _LOWEST_LINE
@@ -1030,68 +1126,79 @@ def _prop_lines(
     n_books = len(BOOKMAKERS)
     pair = np.repeat(np.arange(len(candidates)), n_books)
     book = np.tile(np.arange(n_books), len(candidates))
-    listing = np.array(_BOOK_LISTING)[book] * np.where(
-        candidates["expected_minutes"].to_numpy()[pair] >= 24, 1.0, 0.8
-    )
-    keep = rng.random(pair.size) < listing
-    pair, book = pair[keep], book[keep]
-    opening = np.floor(market[pair] + rng.normal(0.0, 0.3, pair.size)) + 0.5  # lines sit on the half point
+    regular = np.where(candidates["expected_minutes"].to_numpy()[pair] >= 24, 1.0, 0.8)
+    listed_by_book = rng.random(pair.size) < np.array(_BOOK_LISTING)[book] * regular
+    pair, book = pair[listed_by_book], book[listed_by_book]
+    n = pair.size
+    opening = np.floor(market[pair] + rng.normal(0.0, 0.3, n)) + 0.5  # lines sit on the half point
+    later = rng.integers(1, 4, n)
+    live = rng.random(n) < 0.15
+    lead_hours = rng.uniform(20.0, 26.0, n)
+    slice_position = rng.uniform(0.15, 0.85, (n, 3))
+    with_the_news = rng.random((n, 3))
+    move_size = np.select([rng.random((n, 3)) < 0.04, rng.random((n, 3)) < 0.25], [2.0, 1.0], 0.0)
+    live_move = np.round(rng.normal(0.0, 2.0, n))
+    live_after_hours = rng.uniform(0.05, 1.3, n)
 
+    kept = candidates["game_date"].to_numpy()[pair] <= horizon.to_datetime64()
+    pair, book, later, live = pair[kept], book[kept], later[kept], live[kept]
+    opening, lead_hours = opening[kept], lead_hours[kept]
+    live_move, live_after_hours = live_move[kept], live_after_hours[kept]
+    slice_position, with_the_news, move_size = slice_position[kept], with_the_news[kept], move_size[kept]
+
+    # Times: the opening, then later snapshots in separate slices of the window up to five minutes
+    # before tip (strictly increasing), then the live one after tip.
     tipoff = candidates["tipoff_utc"].to_numpy()[pair]
-    played = (candidates["game_date"].to_numpy()[pair] <= played_through.to_datetime64()) & candidates[
+    opened_at = tipoff - _hours(lead_hours)
+    window = ((tipoff - np.timedelta64(5, "m")) - opened_at).astype(np.float64)
+    k = np.arange(1, 4)[None, :]
+    fraction = (k - 1 + slice_position) / later[:, None]
+    taken = np.concatenate(
+        [
+            opened_at[:, None],
+            opened_at[:, None] + (window[:, None] * fraction).astype("timedelta64[ns]"),
+            (tipoff + _hours(live_after_hours))[:, None],
+        ],
+        axis=1,
+    )
+    # Lines: moves toward the news more often than not; the live line swings from the last one.
+    toward = np.sign(news[pair] - opening)
+    toward = np.where(toward == 0, 1.0, toward)[:, None]
+    direction = np.where(with_the_news < 0.5 + 0.3 * (news[pair] != opening)[:, None], toward, -toward)
+    before_tip = opening[:, None] + np.concatenate(
+        [np.zeros((pair.size, 1)), np.cumsum(direction * move_size, axis=1)], axis=1
+    )
+    closing = np.take_along_axis(before_tip, later[:, None], axis=1)[:, 0]
+    line = np.maximum(
+        np.concatenate([before_tip, (closing + live_move)[:, None]], axis=1), _LOWEST_LINE + 0.5
+    )
+
+    game_played = (candidates["game_date"].to_numpy()[pair] <= played_through.to_datetime64()) & candidates[
         "played"
-    ].to_numpy()[pair]
-    later = rng.integers(1, 4, pair.size)
-    # Drawn for every pair, kept only for games already played: the draws do not depend on the cut.
-    live = rng.random(pair.size) < 0.15
-    per_pair = 1 + later + live
-    snap_pair = np.repeat(np.arange(pair.size), per_pair)
-    index = np.arange(snap_pair.size) - np.repeat(np.cumsum(per_pair) - per_pair, per_pair)
-    is_live = live[snap_pair] & (index == per_pair[snap_pair] - 1)
-
-    opened_at = tipoff - _hours(rng.uniform(20.0, 26.0, pair.size))
-    window = (tipoff - np.timedelta64(5, "m")) - opened_at
-    # Later snapshots fall in separate slices of the window: strictly increasing, all before tip.
-    fraction = (index - 1 + rng.uniform(0.15, 0.85, snap_pair.size)) / later[snap_pair]
-    taken = opened_at[snap_pair] + (
-        window[snap_pair].astype(np.float64) * np.clip(fraction, 0.0, 1.0)
-    ).astype("timedelta64[ns]")
-    taken = np.where(index == 0, opened_at[snap_pair], taken)
-    taken = np.where(is_live, tipoff[snap_pair] + _hours(rng.uniform(0.05, 1.3, snap_pair.size)), taken)
-
-    # Moves: mostly none, a point now and then (lines stay on the half point; prices move in
-    # between), toward the news more often than not.
-    toward = np.sign(news[pair] - opening)[snap_pair]
-    direction = np.where(rng.random(snap_pair.size) < 0.5 + 0.3 * np.abs(toward), toward, -toward)
-    direction = np.where(direction == 0, 1.0, direction)
-    size = np.select([rng.random(snap_pair.size) < 0.04, rng.random(snap_pair.size) < 0.25], [2.0, 1.0], 0.0)
-    step = np.where(index == 0, 0.0, direction * size)
-    step = np.where(is_live, np.round(rng.normal(0.0, 2.0, snap_pair.size)), step)  # live lines swing
-    moved = np.cumsum(step)
-    moved -= np.repeat(moved[np.cumsum(per_pair) - per_pair] - step[np.cumsum(per_pair) - per_pair], per_pair)
-    line = np.maximum(opening[snap_pair] + moved, _LOWEST_LINE + 0.5)
-
-    # Prices: -110 both ways, shaded toward the side the book expects the money on.
-    skew = np.clip(5.0 * np.round(2.0 * (news[pair][snap_pair] - line)), -15.0, 15.0)
-    over, under = _american(-110.0 - skew), _american(-110.0 + skew)
-
-    snapshots = pd.DataFrame(
-        {
-            "game_id": candidates["game_id"].to_numpy()[pair][snap_pair],
-            "game_date": candidates["game_date"].to_numpy()[pair][snap_pair],
-            "player_id": candidates["player_id"].to_numpy()[pair][snap_pair],
-            "bookmaker": np.array(BOOKMAKERS)[book][snap_pair],
-            "line": line,
-            "over_price": over,
-            "under_price": under,
-            "snapshot_at": taken,
-        }
+    ].to_numpy()[pair].astype(bool)
+    exists = np.concatenate(
+        [np.ones((pair.size, 1), bool), k <= later[:, None], (live & game_played)[:, None]], axis=1
     )
     # A player ruled out late is taken off the board from that moment.
-    pulled_at = candidates["ruled_out_at"].to_numpy()[pair][snap_pair]
-    late_out = candidates["late_out"].to_numpy()[pair][snap_pair]
-    keep = ~(late_out & (taken >= pulled_at)) & (~is_live | played[snap_pair])
-    return snapshots.loc[keep].reset_index(drop=True)
+    late_out = candidates["late_out"].to_numpy()[pair].astype(bool)
+    pulled = late_out[:, None] & (taken >= candidates["ruled_out_at"].to_numpy()[pair][:, None])
+    row, slot = np.nonzero(exists & ~pulled)
+
+    # Prices: -110 both ways, shaded toward the side the book expects the money on.
+    chosen_line = line[row, slot]
+    skew = np.clip(5.0 * np.round(2.0 * (news[pair][row] - chosen_line)), -15.0, 15.0)
+    return pd.DataFrame(
+        {
+            "game_id": candidates["game_id"].to_numpy()[pair][row],
+            "game_date": candidates["game_date"].to_numpy()[pair][row],
+            "player_id": candidates["player_id"].to_numpy()[pair][row],
+            "bookmaker": np.array(BOOKMAKERS)[book][row],
+            "line": chosen_line,
+            "over_price": _american(-110.0 - skew),
+            "under_price": _american(-110.0 + skew),
+            "snapshot_at": taken[row, slot],
+        }
+    )
 
 
 def _american(price: FloatArray) -> IntArray:

@@ -12,6 +12,7 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 from datetime import date, datetime
 from typing import Any, Final, Literal, Self
 
@@ -160,56 +161,133 @@ class PushEnvelope(BaseModel):
 
     @classmethod
     def wrap(
-        cls, data: bytes, attributes: dict[str, str], message_id: str, attempt: int, subscription: str
+        cls,
+        data: bytes,
+        attributes: dict[str, str],
+        message_id: str,
+        attempt: int,
+        subscription: str,
+        published_at: datetime | None = None,
     ) -> dict[str, Any]:
-        """Build a push body exactly as Pub/Sub would (used by the loopback transport and tests)."""
+        """Build a push body exactly as Pub/Sub would (used by the loopback transport and tests).
+
+        Pub/Sub keeps a message's publishTime across redeliveries; pass ``published_at`` to do the same.
+        """
+        published = published_at or datetime.now().astimezone()
         return {
             "message": {
                 "data": base64.b64encode(data).decode(),
                 "attributes": attributes,
                 "messageId": message_id,
                 "message_id": message_id,
-                "publishTime": datetime.now().astimezone().isoformat(),
+                "publishTime": published.isoformat(),
             },
             "subscription": subscription,
             "deliveryAttempt": attempt,
         }
 
 
+# The payload fields that say who the message is about. A payload that fails validation on these alone,
+# or whose player disagrees with the message's attributes, is an "unknown player": the worker cannot
+# check a player against the slate without a warehouse read, which its hot path never makes.
+PLAYER_FIELDS = frozenset({"player_id", "player_name"})
+
+
 def parse_push_body(body: bytes) -> tuple[PushEnvelope, PredictionRequest]:
     """Envelope bytes → request. Every way this can fail is permanent, so each is a PoisonMessage."""
-    try:
-        raw = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PoisonMessage("invalid_envelope_json", str(exc)) from exc
+    envelope = parse_envelope(body)
+    return envelope, request_from_envelope(envelope)
+
+
+def parse_envelope(body: bytes) -> PushEnvelope:
+    """The push envelope alone (its publish time decides whether the payload is still worth reading)."""
+    raw = _json(body, "invalid_envelope_json")
     if not isinstance(raw, dict):
         raise PoisonMessage("invalid_envelope", "push body is not a JSON object")
     try:
         envelope = PushEnvelope.model_validate(raw)
     except ValidationError as exc:
         raise PoisonMessage("invalid_envelope", _short(exc)) from exc
+    if envelope.message.publish_time is not None and publish_time(envelope) is None:
+        raise PoisonMessage("invalid_envelope", f"unreadable publishTime {envelope.message.publish_time!r}")
+    return envelope
+
+
+def request_from_envelope(envelope: PushEnvelope) -> PredictionRequest:
+    """Decode and validate the payload of a parsed envelope."""
     if not envelope.message.data:
         raise PoisonMessage("empty_message", "message.data is missing or empty")
     try:
         data = base64.b64decode(envelope.message.data, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise PoisonMessage("invalid_base64", str(exc)) from exc
-    try:
-        payload = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PoisonMessage("invalid_payload_json", str(exc)) from exc
+    payload = _json(data, "invalid_payload_json")
     if not isinstance(payload, dict):
         raise PoisonMessage("invalid_payload", "payload is not a JSON object")
     version = payload.get("schema_version")
     if version != SCHEMA_VERSION:
         raise PoisonMessage(
-            "schema_version_mismatch", f"payload speaks schema {version!r}, worker speaks {SCHEMA_VERSION}"
+            "schema_version_mismatch",
+            f"payload speaks schema {_clip(version)}, worker speaks {SCHEMA_VERSION}",
         )
     try:
         request = PredictionRequest.model_validate(payload)
     except ValidationError as exc:
-        raise PoisonMessage("invalid_payload", _short(exc)) from exc
-    return envelope, request
+        fields = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+        reason = "unknown_player" if fields and fields <= PLAYER_FIELDS else "invalid_payload"
+        raise PoisonMessage(reason, _short(exc)) from exc
+    _check_attributes(envelope.message.attributes, request)
+    return request
+
+
+def _check_attributes(attributes: dict[str, str], request: PredictionRequest) -> None:
+    """Attributes the transport routed by must describe the payload they carry."""
+    named = attributes.get("player_id")
+    if named is not None and named != str(request.player_id):
+        raise PoisonMessage(
+            "unknown_player",
+            f"attributes name player {_clip(named)}, the payload player {request.player_id}",
+        )
+    for key, value in (("batch_id", request.batch_id), ("game_date", request.game.game_date.isoformat())):
+        if key in attributes and attributes[key] != value:
+            raise PoisonMessage(
+                "inconsistent_attributes", f"attribute {key}={_clip(attributes[key])}, payload {value}"
+            )
+
+
+def publish_time(envelope: PushEnvelope) -> datetime | None:
+    """Pub/Sub's publishTime (RFC 3339, up to nanoseconds) as an aware datetime; None if unreadable."""
+    text = envelope.message.publish_time
+    if not text:
+        return None
+    match = _RFC3339.fullmatch(text.strip())
+    if match is None:
+        return None
+    fraction = (match.group("fraction") or "")[:6].ljust(6, "0")
+    try:
+        parsed = datetime.fromisoformat(f"{match.group('base')}.{fraction}{match.group('zone')}")
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+_RFC3339 = re.compile(
+    r"(?P<base>\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2})(?:\.(?P<fraction>\d{1,9}))?"
+    r"(?P<zone>[Zz]|[+-]\d{2}:\d{2})"
+)
+
+
+def _json(data: bytes, reason: str) -> Any:
+    try:
+        return json.loads(data)
+    # ValueError covers bad JSON, bad UTF-8 and integers too long to convert; deep nesting recurses.
+    except (ValueError, RecursionError) as exc:
+        raise PoisonMessage(reason, _clip(str(exc), 300)) from exc
+
+
+def _clip(value: object, limit: int = 80) -> str:
+    text = repr(value) if not isinstance(value, str) else value
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _short(exc: ValidationError, limit: int = 3) -> str:

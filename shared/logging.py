@@ -31,6 +31,29 @@ def _cloud_logging_fields(_: Any, method_name: str, event_dict: MutableMapping[s
     return event_dict
 
 
+class _LateStreamLogger:
+    """Writes each line to the stream `sys.<name>` holds *now*, not the one it held at configure
+    time (a replaced or closed stream — pytest's capture, a CLI run — must not break logging)."""
+
+    def __init__(self, stream_name: str) -> None:
+        self._stream_name = stream_name
+
+    def msg(self, message: str) -> None:
+        stream = getattr(sys, self._stream_name)
+        stream.write(message + "\n")
+        stream.flush()
+
+    log = debug = info = warn = warning = error = critical = exception = fatal = msg
+
+
+class _LateStreamLoggerFactory:
+    def __init__(self, stream_name: str) -> None:
+        self._stream_name = stream_name
+
+    def __call__(self, *args: Any) -> _LateStreamLogger:
+        return _LateStreamLogger(self._stream_name)
+
+
 def running_in_cloud() -> bool:
     """Cloud Run sets K_SERVICE; that is the signal to log JSON."""
     return "K_SERVICE" in os.environ
@@ -61,7 +84,7 @@ def configure_logging(settings: Settings) -> None:
     structlog.configure(
         processors=[*shared_processors, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stdout if use_json else sys.stderr),
+        logger_factory=_LateStreamLoggerFactory("stdout" if use_json else "stderr"),
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)

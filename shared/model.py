@@ -13,6 +13,11 @@ no default confidence.
 
 Confidence is calibrated on out-of-sample residuals: P(actual > line | prediction) is read from the
 empirical distribution of (actual - predicted) on a chronological holdout, stored in the manifest.
+The spread of points grows with the prediction (a 30-point scorer misses by more than a 5-point
+one), so when the holdout is large enough the residual quantiles are kept per bin of the predicted
+value (`ResidualBins`) and a prediction is calibrated with its own bin's; the pooled quantiles stay
+in the manifest as well. Measured on real logs (docs/model-quality.md), the pooled version was
+overconfident for the prop-like population; the binned one is within a few points.
 """
 
 from __future__ import annotations
@@ -34,13 +39,18 @@ import numpy.typing as npt
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from shared.context_features import FEATURE_SETS
 from shared.errors import ModelMismatch, ModelMissing
-from shared.features import FEATURE_SET, V8_FEATURES, feature_set_hash, valid_line
+from shared.features import FEATURE_SET, feature_set_hash, valid_line
 
 FORMAT_VERSION = 1
 MODEL_FILE = "model.cbm"
 MANIFEST_FILE = "manifest.json"
 RESIDUAL_LEVELS = 201
+# Bins of the predicted value for the conditional calibration: at most this many, each with at least
+# MIN_RESIDUALS_PER_BIN holdout residuals (fewer residuals: pooled calibration only).
+MAX_PREDICTION_BINS = 8
+MIN_RESIDUALS_PER_BIN = 500
 
 FloatArray = npt.NDArray[np.float64]
 Progress = Callable[[int, int], None]
@@ -90,6 +100,23 @@ class ResidualQuantiles(_Frozen):
         return self
 
 
+class ResidualBins(_Frozen):
+    """Holdout residual quantiles per bin of the predicted value; ``edges`` split the bins
+    (a prediction p belongs to bin ``searchsorted(edges, p, side="right")``)."""
+
+    edges: tuple[float, ...]
+    quantiles: tuple[ResidualQuantiles, ...]
+
+    @model_validator(mode="after")
+    def _well_formed(self) -> Self:
+        edges = np.asarray(self.edges, dtype=np.float64)
+        if len(self.quantiles) != len(edges) + 1 or len(edges) < 1:
+            raise ValueError("residual bins need one more quantile set than edges, at least two")
+        if not np.all(np.isfinite(edges)) or np.any(np.diff(edges) <= 0):
+            raise ValueError("bin edges must be finite and strictly increasing")
+        return self
+
+
 class BundleManifest(_Frozen):
     """manifest.json: everything needed to decide whether to trust model.cbm."""
 
@@ -104,6 +131,7 @@ class BundleManifest(_Frozen):
     train_rows: int = Field(ge=1)
     holdout: HoldoutMetrics
     residual_quantiles: ResidualQuantiles
+    residual_quantiles_by_prediction: ResidualBins | None = None
     params: dict[str, float | int | str | bool | None]
     cbm_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     created_at: datetime
@@ -124,21 +152,62 @@ class ResidualCalibration:
     levels: FloatArray
     values: FloatArray
     n: int
+    # Conditional on the prediction: bin edges and one calibration per bin (empty: pooled only).
+    edges: FloatArray | None = None
+    bins: tuple[ResidualCalibration, ...] = ()
 
     @classmethod
-    def from_residuals(cls, residuals: npt.ArrayLike, n_levels: int = RESIDUAL_LEVELS) -> Self:
+    def from_residuals(
+        cls,
+        residuals: npt.ArrayLike,
+        n_levels: int = RESIDUAL_LEVELS,
+        *,
+        predicted: npt.ArrayLike | None = None,
+    ) -> Self:
+        """Pooled quantiles, plus per-bin quantiles of ``predicted`` when there are enough residuals."""
         res = np.asarray(residuals, dtype=np.float64)
         if res.size == 0 or not np.all(np.isfinite(res)):
             raise ValueError("calibration needs at least one finite residual")
         levels = np.linspace(0.0, 1.0, n_levels)
-        return cls(levels=levels, values=np.quantile(res, levels), n=int(res.size))
+        pooled = cls(levels=levels, values=np.quantile(res, levels), n=int(res.size))
+        if predicted is None:
+            return pooled
+        pred = np.asarray(predicted, dtype=np.float64)
+        if pred.shape != res.shape or not np.all(np.isfinite(pred)):
+            raise ValueError("predicted must be finite, one per residual")
+        n_bins = min(MAX_PREDICTION_BINS, res.size // MIN_RESIDUALS_PER_BIN)
+        if n_bins < 2:
+            return pooled
+        edges = np.unique(np.quantile(pred, np.linspace(0.0, 1.0, n_bins + 1)[1:-1]))
+        which = np.searchsorted(edges, pred, side="right")
+        counts = np.bincount(which, minlength=len(edges) + 1)
+        if len(edges) < 1 or counts.min() < MIN_RESIDUALS_PER_BIN // 2:
+            return pooled
+        bins = tuple(cls.from_residuals(res[which == b], n_levels) for b in range(len(edges) + 1))
+        return cls(levels=pooled.levels, values=pooled.values, n=pooled.n, edges=edges, bins=bins)
 
     @classmethod
-    def from_quantiles(cls, quantiles: ResidualQuantiles) -> Self:
-        return cls(
+    def from_quantiles(cls, quantiles: ResidualQuantiles, by_prediction: ResidualBins | None = None) -> Self:
+        pooled = cls(
             levels=np.asarray(quantiles.levels, dtype=np.float64),
             values=np.asarray(quantiles.values, dtype=np.float64),
             n=quantiles.n,
+        )
+        if by_prediction is None:
+            return pooled
+        return cls(
+            levels=pooled.levels,
+            values=pooled.values,
+            n=pooled.n,
+            edges=np.asarray(by_prediction.edges, dtype=np.float64),
+            bins=tuple(cls.from_quantiles(q) for q in by_prediction.quantiles),
+        )
+
+    def to_bins(self) -> ResidualBins | None:
+        if self.edges is None or not self.bins:
+            return None
+        return ResidualBins(
+            edges=tuple(float(e) for e in self.edges), quantiles=tuple(b.to_quantiles() for b in self.bins)
         )
 
     def to_quantiles(self) -> ResidualQuantiles:
@@ -156,20 +225,36 @@ class ResidualCalibration:
         out: FloatArray = np.interp(x, xs, ys, left=0.0, right=1.0)
         return out
 
-    def _clip(self, p: FloatArray) -> FloatArray:
+    def _conditional_cdf(self, x: FloatArray, pred: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """P(residual ≤ x | prediction) and, per row, the number of residuals behind it."""
+        if self.edges is None or not self.bins:
+            return self.cdf(x), np.full(x.shape, float(self.n))
+        which = np.searchsorted(self.edges, np.nan_to_num(pred), side="right")
+        out = np.empty(x.shape)
+        sizes = np.empty(x.shape)
+        for b, calibration in enumerate(self.bins):
+            rows = which == b
+            out[rows] = calibration.cdf(x[rows])
+            sizes[rows] = calibration.n
+        return out, sizes
+
+    @staticmethod
+    def _clip(p: FloatArray, n: FloatArray) -> FloatArray:
         # A finite holdout cannot justify certainty: keep 1/(n+1) away from 0 and 1.
-        eps = 1.0 / (self.n + 1)
+        eps = 1.0 / (n + 1.0)
         return np.where(np.isnan(p), np.nan, np.clip(p, eps, 1.0 - eps))
 
     def prob_over(self, predicted: npt.ArrayLike, line: npt.ArrayLike) -> FloatArray:
         pred, ln = _pair(predicted, line)
         threshold = np.floor(ln) + 0.5  # actual ≥ floor(line) + 1
-        return self._clip(np.where(valid_line(ln), 1.0 - self.cdf(threshold - pred), np.nan))
+        below, n = self._conditional_cdf(threshold - pred, pred)
+        return self._clip(np.where(valid_line(ln), 1.0 - below, np.nan), n)
 
     def prob_under(self, predicted: npt.ArrayLike, line: npt.ArrayLike) -> FloatArray:
         pred, ln = _pair(predicted, line)
         threshold = np.ceil(ln) - 0.5  # actual ≤ ceil(line) - 1
-        return self._clip(np.where(valid_line(ln), self.cdf(threshold - pred), np.nan))
+        below, n = self._conditional_cdf(threshold - pred, pred)
+        return self._clip(np.where(valid_line(ln), below, np.nan), n)
 
 
 def _pair(predicted: npt.ArrayLike, line: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
@@ -258,7 +343,9 @@ class ModelBundle:
         self.manifest = manifest
         self._model = model
         self._cbm = cbm
-        self.calibration = ResidualCalibration.from_quantiles(manifest.residual_quantiles)
+        self.calibration = ResidualCalibration.from_quantiles(
+            manifest.residual_quantiles, manifest.residual_quantiles_by_prediction
+        )
 
     @property
     def model_version(self) -> str:
@@ -268,15 +355,24 @@ class ModelBundle:
     def feature_names(self) -> tuple[str, ...]:
         return self.manifest.feature_names
 
+    @property
+    def feature_set(self) -> str:
+        return self.manifest.feature_set
+
     @classmethod
     def load(
         cls,
         path: Path | str,
-        expected_features: Sequence[str] = V8_FEATURES,
+        expected_features: Sequence[str] | None = None,
         *,
-        expected_feature_set: str = FEATURE_SET,
+        expected_feature_set: str | None = None,
     ) -> ModelBundle:
-        """Read and validate a bundle directory; the binary is only parsed once the manifest agrees."""
+        """Read and validate a bundle directory; the binary is only parsed once the manifest agrees.
+
+        Without expectations the manifest's ``feature_set`` decides which features the bundle gets,
+        and it must be one this code computes (`shared.context_features.FEATURE_SETS`: "v8", the
+        default contract, or "v8ctx"); its names, order and hash must then be exactly that set's.
+        """
         root = Path(path)
         if not root.is_dir():
             raise ModelMissing(f"no model bundle directory at {root}")
@@ -285,12 +381,19 @@ class ModelBundle:
             if not required.is_file():
                 raise ModelMissing(f"model bundle {root} has no {required.name}")
         manifest = _read_manifest(manifest_path)
-        expected = tuple(expected_features)
-        if manifest.feature_set != expected_feature_set:
+        if expected_feature_set is not None and manifest.feature_set != expected_feature_set:
             raise ModelMismatch(
                 f"bundle is for feature set {manifest.feature_set!r}, "
                 f"this code computes {expected_feature_set!r}"
             )
+        if manifest.feature_set not in FEATURE_SETS:
+            raise ModelMismatch(
+                f"bundle is for feature set {manifest.feature_set!r}, "
+                f"this code computes {sorted(FEATURE_SETS)}"
+            )
+        expected = (
+            tuple(expected_features) if expected_features is not None else FEATURE_SETS[manifest.feature_set]
+        )
         if manifest.feature_names != expected:
             diff = _name_diff(manifest.feature_names, expected)
             raise ModelMismatch(f"bundle feature names differ from this code's: {diff}")
@@ -454,12 +557,14 @@ def train_bundle(
     seed: int = 0,
     depth: int = 6,
     learning_rate: float | None = None,
+    loss_function: str = "RMSE",
     thread_count: int = 2,
     refit: bool = True,
     progress: Progress | None = None,
     created_at: datetime | None = None,
+    feature_set: str = FEATURE_SET,
 ) -> ModelBundle:
-    """Train CatBoost on V8 features with a chronological holdout.
+    """Train CatBoost on the features of ``feature_set`` (V8 by default) with a chronological holdout.
 
     The last ``holdout_fraction`` of the distinct game dates (or every date from ``holdout_start``)
     is held out: a model trained on the earlier dates gives the holdout metrics and the residuals
@@ -467,9 +572,13 @@ def train_bundle(
     the same settings (its calibration is slightly conservative: it has seen more data).
     ``progress(done, total)`` counts boosting iterations across both fits.
     """
-    if tuple(features.columns) != V8_FEATURES:
+    if feature_set not in FEATURE_SETS:
+        raise ValueError(f"unknown feature set {feature_set!r}; this code computes {sorted(FEATURE_SETS)}")
+    names = FEATURE_SETS[feature_set]
+    if tuple(features.columns) != names:
         raise ValueError(
-            f"features must have the V8 columns in order: {_name_diff(tuple(features.columns), V8_FEATURES)}"
+            f"features must have the {feature_set} columns in order: "
+            f"{_name_diff(tuple(features.columns), names)}"
         )
     x = features.astype(np.float64)
     if np.isinf(x.to_numpy()).any():
@@ -495,7 +604,7 @@ def train_bundle(
         raise ValueError(f"holdout start {cut} leaves no rows on one side")
 
     params: dict[str, Any] = {
-        "loss_function": "RMSE",
+        "loss_function": loss_function,
         "iterations": iterations,
         "depth": depth,
         "learning_rate": learning_rate,
@@ -508,6 +617,7 @@ def train_bundle(
     model = _fit(x.loc[fit_rows], y[fit_rows], params, progress, 0, total)
     predicted = np.asarray(model.predict(x.loc[hold_rows].to_numpy()), dtype=np.float64)
     residuals = y[hold_rows] - predicted
+    calibration = ResidualCalibration.from_residuals(residuals, predicted=predicted)
     if refit:
         model = _fit(x, y, params, progress, iterations, total)
 
@@ -517,10 +627,10 @@ def train_bundle(
     created = created_at or datetime.now(UTC)
     manifest = BundleManifest(
         format_version=FORMAT_VERSION,
-        model_version=f"{FEATURE_SET}-{created:%Y%m%d}-{digest[:8]}",
-        feature_set=FEATURE_SET,
-        feature_names=V8_FEATURES,
-        feature_set_hash=feature_set_hash(V8_FEATURES),
+        model_version=f"{feature_set}-{created:%Y%m%d}-{digest[:8]}",
+        feature_set=feature_set,
+        feature_names=names,
+        feature_set_hash=feature_set_hash(names),
         catboost_version=_catboost_version(),
         training_window=TrainingWindow(start=_as_date(days.min()), end=_as_date(days.max())),
         train_rows=int(len(x) if refit else fit_rows.sum()),
@@ -531,7 +641,8 @@ def train_bundle(
             rmse=float(np.sqrt(np.mean(residuals**2))),
             bias=float(np.mean(-residuals)),
         ),
-        residual_quantiles=ResidualCalibration.from_residuals(residuals).to_quantiles(),
+        residual_quantiles=calibration.to_quantiles(),
+        residual_quantiles_by_prediction=calibration.to_bins(),
         params={**{k: v for k, v in params.items() if k != "verbose"}, "refit": refit},
         cbm_sha256=digest,
         created_at=created,

@@ -16,6 +16,10 @@ class Outcome(StrEnum):
     FAILED = "failed"
     DEAD_LETTERED = "dead_lettered"
     PUBLISH_FAILED = "publish_failed"
+    # Finalizing a stalled batch records every player still without a result (docs/reliability.md).
+    MISSING = "missing"
+    # A resume re-sent this player's lost message: it is in flight again, not failed.
+    RESENT = "resent"
 
 
 def outcome_row(

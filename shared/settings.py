@@ -7,7 +7,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -19,6 +19,11 @@ class WarehouseBackend(StrEnum):
 class TransportKind(StrEnum):
     LOOPBACK = "loopback"
     PUBSUB = "pubsub"
+
+
+class AuthMode(StrEnum):
+    DISABLED = "disabled"
+    GOOGLE_OIDC = "google_oidc"
 
 
 class LogFormat(StrEnum):
@@ -60,12 +65,33 @@ class Settings(BaseSettings):
     )
     league_timezone: str = "America/New_York"
     stall_after_s: float = Field(default=900.0, gt=0)
+    # A message older than this (from Pub/Sub's publishTime) is acknowledged and recorded as
+    # expired instead of predicted: a prediction made hours later is worth nothing.
+    max_message_age_s: float = Field(default=6 * 3600.0, gt=0)
 
     # The model and what it recommends.
     model_dir: Path = Path("models/catboost_v8")
     edge_threshold: float = Field(default=1.5, ge=0, le=20)
     prediction_floor: float = Field(default=0.0, ge=0)
     prediction_ceiling: float = Field(default=60.0, gt=0, le=100)
+
+    # Grading and alerts (docs/monitoring.md). Thresholds first, then where alerts go.
+    grading_coverage_min: float = Field(default=0.90, ge=0, le=1)
+    alert_prediction_min_points: float = Field(default=2.0, ge=0)
+    alert_prediction_max_points: float = Field(default=55.0, gt=0)
+    alert_bias_max_points: float = Field(default=2.0, gt=0)
+    # Break-even at -110 is 110/210 = 52.4%; fewer picks than the minimum in the window is noise.
+    alert_hit_rate_min: float = Field(default=0.524, ge=0, le=1)
+    alert_hit_rate_window_days: int = Field(default=7, ge=1, le=90)
+    alert_hit_rate_min_picks: int = Field(default=30, ge=1)
+    alert_dead_letters_max: int = Field(default=0, ge=0)
+    alert_webhook_url: SecretStr | None = None
+    alert_webhook_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    alert_webhook_attempts: int = Field(default=3, ge=1, le=10)
+    alert_pubsub_topic: str | None = None
+    alert_dedup_window_s: float = Field(default=86400.0, ge=0)
+    alert_rate_limit_per_hour: int = Field(default=30, ge=1)
+    report_window_days: int = Field(default=30, ge=1, le=365)
 
     # Serving.
     host: str = "127.0.0.1"
@@ -74,12 +100,26 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     gcp_project_for_trace: str | None = None
 
+    # Who may call the state-changing endpoints (docs/reliability.md). `disabled` is refused at
+    # startup unless the service binds loopback only; `google_oidc` verifies Google-signed ID tokens.
+    auth: AuthMode = AuthMode.DISABLED
+    auth_audiences: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    auth_allowed_emails: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    auth_certs_url: str = "https://www.googleapis.com/oauth2/v1/certs"
+
     @field_validator("bookmaker_priority", mode="before")
     @classmethod
     def _split_bookmakers(cls, value: object) -> object:
         # Environment variables carry lists as "draftkings,fanduel"; keep the order: it is the priority.
         if isinstance(value, str):
             return [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("auth_audiences", "auth_allowed_emails", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
     @model_validator(mode="after")
@@ -90,6 +130,16 @@ class Settings(BaseSettings):
             raise ValueError("retry_max_backoff_s must be >= retry_min_backoff_s")
         if self.prediction_ceiling <= self.prediction_floor:
             raise ValueError("prediction_ceiling must be above prediction_floor")
+        if self.alert_prediction_max_points <= self.alert_prediction_min_points:
+            raise ValueError("alert_prediction_max_points must be above alert_prediction_min_points")
+        if self.alert_webhook_url is not None:
+            _check_webhook_url(self.alert_webhook_url.get_secret_value())
+        if self.alert_pubsub_topic and not self.resolved_pubsub_project:
+            raise ValueError("alert_pubsub_topic needs NBA_PROPS_PUBSUB_PROJECT")
+        if self.auth is AuthMode.GOOGLE_OIDC and not (self.auth_audiences and self.auth_allowed_emails):
+            raise ValueError(
+                "auth=google_oidc needs NBA_PROPS_AUTH_AUDIENCES and NBA_PROPS_AUTH_ALLOWED_EMAILS"
+            )
         if self.warehouse_backend is WarehouseBackend.BIGQUERY and not self.bigquery_project:
             raise ValueError("warehouse_backend=bigquery needs NBA_PROPS_BIGQUERY_PROJECT")
         if self.transport is TransportKind.PUBSUB and not (self.pubsub_project or self.bigquery_project):
@@ -108,3 +158,15 @@ class Settings(BaseSettings):
     @property
     def resolved_pubsub_project(self) -> str | None:
         return self.pubsub_project or self.bigquery_project
+
+
+def _check_webhook_url(url: str) -> None:
+    """An alert webhook carries operational details: https only, except to this machine (tests)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    loopback = parts.hostname in {"localhost", "127.0.0.1", "::1"}
+    if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
+        raise ValueError("alert_webhook_url must be an https:// URL")
+    if not parts.hostname:
+        raise ValueError("alert_webhook_url has no host")

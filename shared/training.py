@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from shared.features import HISTORY_LOOKBACK_DAYS, TARGET_COLUMNS, compute_features
+from shared.context_features import feature_frame
+from shared.features import FEATURE_SET, HISTORY_LOOKBACK_DAYS
 from shared.lines import choose_lines
 from shared.model import BundleManifest, train_bundle
 from shared.warehouse import Warehouse
@@ -74,12 +75,25 @@ def load_training_history(
 
 
 def build_training_frame(
-    warehouse: Warehouse, start: date, end: date, bookmaker_priority: Sequence[str]
+    warehouse: Warehouse,
+    start: date,
+    end: date,
+    bookmaker_priority: Sequence[str],
+    *,
+    feature_set: str = FEATURE_SET,
 ) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
-    """(X: V8 features, y: points scored, meta: who/when/which line), one row per played game."""
+    """(X: features of ``feature_set``, y: points scored, meta: who/when/which line), one row per
+    played game."""
     targets = load_training_targets(warehouse, start, end, bookmaker_priority)
     history = load_training_history(warehouse, targets, start, end)
-    features = compute_features(history, targets[list(TARGET_COLUMNS)])
+    return training_frame(targets, history, feature_set=feature_set)
+
+
+def training_frame(
+    targets: pd.DataFrame, history: pd.DataFrame, *, feature_set: str = FEATURE_SET
+) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
+    """`build_training_frame` from already loaded targets and history (the evaluation reuses them)."""
+    features = feature_frame(history, targets, feature_set)
     points = targets["points"].astype(np.float64).rename("points")
     return features, points, targets[list(META_COLUMNS)].copy()
 
@@ -96,13 +110,14 @@ def train_model(
     holdout_fraction: float = 0.15,
     seed: int = 0,
     thread_count: int = 2,
+    feature_set: str = FEATURE_SET,
 ) -> BundleManifest:
     """Build the training frame, train with a chronological holdout and save the bundle to out_dir.
 
     ``start``/``end`` default to all the game logs there are.
     """
     features, points, meta = build_training_frame(
-        warehouse, start or EARLIEST, end or LATEST, bookmaker_priority
+        warehouse, start or EARLIEST, end or LATEST, bookmaker_priority, feature_set=feature_set
     )
     if features.empty:
         raise ValueError(f"no played games between {start or 'the first'} and {end or 'the last'} game date")
@@ -115,6 +130,7 @@ def train_model(
         seed=seed,
         thread_count=thread_count,
         progress=progress,
+        feature_set=feature_set,
     )
     bundle.save(out_dir)
     return bundle.manifest

@@ -2,18 +2,42 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
+import structlog
 
 from shared.settings import Settings
 from shared.warehouse.duckdb import DuckDbWarehouse
 
+# One BigQuery emulator for the whole session, shared by every directory that needs it.
+from tests.support.bq_fixtures import bq_client, bq_dataset, bq_emulator
+from tests.support.pubsub_fixtures import fake_pubsub
+
+__all__ = ["bq_client", "bq_dataset", "bq_emulator", "fake_pubsub"]
+
 SEED = 11
 REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "nba-player-game-logs"
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """Undo what configure_logging did during a test (a CLI command, an app's own lifespan).
+
+    It binds structlog and the root logger to the stream pytest captured for that one test; later
+    tests would then log into a closed file ("I/O operation on closed file").
+    """
+    saved = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    structlog.configure(**saved)
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,9 @@ import structlog
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
+from shared.auth import AuthError, auth_error_response, authenticate_state_changes, install_auth
 from shared.errors import NbaPropsError, QueryTimeout, WarehouseUnavailable
+from shared.limits import WORKER_MAX_BODY_BYTES, BodySizeLimit
 from shared.logging import configure_logging, get_logger, trace_field
 from shared.model import ModelBundle
 from shared.settings import Settings
@@ -45,6 +47,33 @@ def _container(request: Request) -> WorkerContainer:
 
 ContainerDep = Annotated[WorkerContainer, Depends(_container)]
 
+# The body is read raw (every malformed variant must be acknowledged and recorded, not answered 422);
+# this documents what Pub/Sub sends, for readers and fuzzers of the OpenAPI schema.
+PUSH_REQUEST_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["message"],
+                "properties": {
+                    "message": {
+                        "type": "object",
+                        "properties": {
+                            "data": {"type": "string", "description": "base64 of a PredictionRequest"},
+                            "attributes": {"type": "object", "additionalProperties": {"type": "string"}},
+                            "messageId": {"type": "string"},
+                            "publishTime": {"type": "string"},
+                        },
+                    },
+                    "subscription": {"type": "string"},
+                    "deliveryAttempt": {"type": "integer"},
+                },
+            }
+        }
+    },
+}
+
 # Transient errors answer 5xx so Pub/Sub redelivers; anything permanent was acknowledged upstream.
 _TRANSIENT: tuple[type[NbaPropsError], ...] = (WarehouseUnavailable, QueryTimeout)
 
@@ -57,8 +86,10 @@ def create_app(container: WorkerContainer | None = None, settings: Settings | No
         if container is None:
             resolved = settings or Settings()
             configure_logging(resolved)
+            install_auth(app, resolved, "worker")
             app.state.container = WorkerContainer.build(resolved)
         else:
+            install_auth(app, container.settings, "worker")
             app.state.container = container
         manifest = app.state.container.bundle.manifest
         log.info(
@@ -68,9 +99,21 @@ def create_app(container: WorkerContainer | None = None, settings: Settings | No
         )
         yield
 
-    app = FastAPI(title="nba-props worker", version="1", lifespan=lifespan)
+    # Pub/Sub's push token is checked before the body is read; bodies beyond what Pub/Sub can send are
+    # refused with 413 before anything is buffered.
+    app = FastAPI(
+        title="nba-props worker",
+        version="1",
+        lifespan=lifespan,
+        dependencies=[Depends(authenticate_state_changes)],
+    )
+    app.add_middleware(BodySizeLimit, max_bytes=WORKER_MAX_BODY_BYTES)
 
-    @app.post(PUSH_PATH, status_code=204)
+    @app.exception_handler(AuthError)
+    async def _refused(_: Request, exc: AuthError) -> JSONResponse:
+        return auth_error_response(exc)
+
+    @app.post(PUSH_PATH, status_code=204, openapi_extra={"requestBody": PUSH_REQUEST_BODY})
     def push(request: Request, c: ContainerDep, body: bytes = Depends(_body)) -> Response:
         """Pub/Sub push endpoint: 204 predicted, 200 rejected-and-recorded, 503 retry later."""
         trace = trace_field(request.headers.get("x-cloud-trace-context"), c.settings.gcp_project_for_trace)

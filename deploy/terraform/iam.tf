@@ -1,8 +1,13 @@
 # One service account per caller, each granted only what its code does:
-#   coordinator - runs the night's queries, writes batch bookkeeping, publishes the fan-out;
+#   coordinator - runs the night's queries, writes batch bookkeeping, publishes the fan-out, grades,
+#                 reads the alert webhook secret;
 #   worker      - appends predictions and outcomes (no reads on the hot path);
-#   push        - the identity Pub/Sub presents to the worker (run.invoker on the worker only);
-#   scheduler   - the identity Cloud Scheduler presents to the coordinator (run.invoker on it only).
+#   push        - the identity Pub/Sub presents to the worker;
+#   scheduler   - the identity Cloud Scheduler (and an operator calling by hand) presents to the
+#                 coordinator.
+# push and scheduler hold no role at all: each service lets in exactly one of them by email
+# (NBA_PROPS_AUTH_ALLOWED_EMAILS in main.tf), and no run.invoker grant exists because Cloud Run's
+# invoker check is off on both services (run.tf says why).
 
 resource "google_service_account" "coordinator" {
   account_id   = "${var.name_prefix}-coordinator"
@@ -93,18 +98,32 @@ resource "google_service_account_iam_member" "service_agent_mints_push_tokens" {
   member             = local.pubsub_service_agent
 }
 
-# -- Cloud Run invokers ------------------------------------------------------------------------
+# -- Alert sinks --------------------------------------------------------------------------------
 
-resource "google_cloud_run_v2_service_iam_member" "push_invokes_worker" {
-  name     = google_cloud_run_v2_service.worker.name
-  location = google_cloud_run_v2_service.worker.location
-  role     = "roles/run.invoker"
-  member   = google_service_account.push.member
+# The webhook URL, on that one secret only (not project-wide secretAccessor).
+resource "google_secret_manager_secret_iam_member" "coordinator_reads_alert_webhook" {
+  secret_id = google_secret_manager_secret.alert_webhook.id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.coordinator.member
 }
 
-resource "google_cloud_run_v2_service_iam_member" "scheduler_invokes_coordinator" {
-  name     = google_cloud_run_v2_service.coordinator.name
-  location = google_cloud_run_v2_service.coordinator.location
-  role     = "roles/run.invoker"
-  member   = google_service_account.scheduler.member
+resource "google_pubsub_topic_iam_member" "coordinator_publishes_alerts" {
+  count = length(google_pubsub_topic.alerts)
+
+  topic  = google_pubsub_topic.alerts[count.index].id
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.coordinator.member
+}
+
+# -- Operators ----------------------------------------------------------------------------------
+
+# Calling a state-changing coordinator route by hand (a re-run with --force, a re-grade) takes the
+# scheduler identity's ID token: `gcloud auth print-identity-token --impersonate-service-account`.
+# This role allows minting ID tokens for that one account and nothing else (no access tokens).
+resource "google_service_account_iam_member" "operators_mint_scheduler_id_tokens" {
+  for_each = toset(var.operator_members)
+
+  service_account_id = google_service_account.scheduler.name
+  role               = "roles/iam.serviceAccountOpenIdTokenCreator"
+  member             = each.value
 }

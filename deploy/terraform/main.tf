@@ -12,10 +12,13 @@ locals {
     "bigquery.googleapis.com",
     "cloudscheduler.googleapis.com",
     "iam.googleapis.com",
+    # generateIdToken: operators mint the scheduler identity's ID token to call /start by hand.
+    "iamcredentials.googleapis.com",
     "logging.googleapis.com",
     "monitoring.googleapis.com",
     "pubsub.googleapis.com",
     "run.googleapis.com",
+    "secretmanager.googleapis.com",
   ])
 
   image_base = "${var.region}-docker.pkg.dev/${var.project_id}/${google_artifact_registry_repository.images.repository_id}"
@@ -27,9 +30,17 @@ locals {
   # transport's default (Settings.max_delivery_attempts), which tests/deploy checks.
   max_delivery_attempts = 5
 
+  # The audience of the ID tokens each service accepts (shared/auth.py checks it). A fixed string,
+  # because a service cannot carry its own run.app URL in its environment (a Terraform cycle): it is
+  # the service's custom audience, the audience its callers' tokens are minted for, and the
+  # service's NBA_PROPS_AUTH_AUDIENCES, all three from here.
+  coordinator_audience = "${var.project_id}/${var.name_prefix}-coordinator"
+  worker_audience      = "${var.project_id}/${var.name_prefix}-worker"
+
   # Environment of each service. Every name must be a field of shared.settings.Settings
   # (tests/deploy/test_terraform.py checks). NBA_PROPS_HOST, NBA_PROPS_LOG_FORMAT and
-  # NBA_PROPS_MODEL_DIR are set by the images (Dockerfile.*), not here.
+  # NBA_PROPS_MODEL_DIR are set by the images (Dockerfile.*), not here; the optional alert sinks
+  # are dynamic env blocks in run.tf (the webhook is a Secret Manager reference, never a value).
   coordinator_env = {
     NBA_PROPS_WAREHOUSE_BACKEND     = "bigquery"
     NBA_PROPS_BIGQUERY_PROJECT      = var.project_id
@@ -39,6 +50,11 @@ locals {
     NBA_PROPS_PUBSUB_PROJECT        = var.project_id
     NBA_PROPS_PUBSUB_TOPIC          = google_pubsub_topic.requests.name
     NBA_PROPS_GCP_PROJECT_FOR_TRACE = var.project_id
+    # Only Cloud Scheduler's identity may change state (/start, /grade, the stall check, finalize,
+    # resume); operators calling by hand impersonate it (docs/deploy-operate.md).
+    NBA_PROPS_AUTH                = "google_oidc"
+    NBA_PROPS_AUTH_AUDIENCES      = local.coordinator_audience
+    NBA_PROPS_AUTH_ALLOWED_EMAILS = google_service_account.scheduler.email
   }
 
   worker_env = {
@@ -48,6 +64,10 @@ locals {
     NBA_PROPS_BIGQUERY_LOCATION     = google_bigquery_dataset.main.location
     NBA_PROPS_MAX_DELIVERY_ATTEMPTS = local.max_delivery_attempts
     NBA_PROPS_GCP_PROJECT_FOR_TRACE = var.project_id
+    # Only the push subscription's identity may deliver prediction requests.
+    NBA_PROPS_AUTH                = "google_oidc"
+    NBA_PROPS_AUTH_AUDIENCES      = local.worker_audience
+    NBA_PROPS_AUTH_ALLOWED_EMAILS = google_service_account.push.email
   }
 }
 

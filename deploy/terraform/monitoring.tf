@@ -125,3 +125,65 @@ resource "google_monitoring_alert_policy" "service_error" {
     mime_type = "text/markdown"
   }
 }
+
+# The application's own alerts (shared/alerts.py, docs/monitoring.md): each is one `Alert` log event
+# at its severity. ERROR and CRITICAL ones already match "a service logged an error" above; this
+# policy adds the WARNING ones (prediction bias or range, grading coverage, hit rate). Only the
+# deliveries the alert manager claimed: duplicates and rate-limited raises are not mailed again.
+resource "google_monitoring_alert_policy" "coordinator_warning" {
+  display_name          = "nba-props: the coordinator raised a warning"
+  combiner              = "OR"
+  severity              = "WARNING"
+  notification_channels = local.notification_channels
+
+  conditions {
+    display_name = "An Alert event at WARNING from the coordinator"
+    condition_matched_log {
+      filter = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${google_cloud_run_v2_service.coordinator.name}\" AND jsonPayload.message=\"Alert\" AND severity=WARNING AND jsonPayload.alert_delivery=\"claimed\""
+      label_extractors = {
+        kind = "EXTRACT(jsonPayload.alert_kind)"
+        key  = "EXTRACT(jsonPayload.alert_key)"
+      }
+    }
+  }
+
+  alert_strategy {
+    notification_rate_limit {
+      period = "300s"
+    }
+    auto_close = "1800s"
+  }
+
+  documentation {
+    content   = "The kind label names the alert and the key the night or batch. See ${local.runbook}: \"The coordinator raised a warning\"."
+    mime_type = "text/markdown"
+  }
+}
+
+# -- Where the application sends its alerts besides the log ----------------------------------------
+
+# The Slack-compatible webhook URL (NBA_PROPS_ALERT_WEBHOOK_URL) is a credential: it lives in this
+# secret, whose versions an operator adds with gcloud (docs/deploy-operate.md), so the value is in
+# neither this configuration nor the Terraform state. The secret exists even while no version is
+# used: Cloud Run refuses a revision that references a secret version that does not exist yet, so
+# the secret must be there before var.alert_webhook_secret_version can name one of its versions.
+resource "google_secret_manager_secret" "alert_webhook" {
+  secret_id = "${var.name_prefix}-alert-webhook-url"
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.apis]
+}
+
+# Optional: every alert also published as JSON (NBA_PROPS_ALERT_PUBSUB_TOPIC) for a paging or
+# ticketing bridge to subscribe to.
+resource "google_pubsub_topic" "alerts" {
+  # checkov:skip=CKV_GCP_83:Alerts carry batch ids, dates and counts of public-sports data; Google-managed encryption suffices.
+  count = var.alert_topic_enabled ? 1 : 0
+
+  name = "${var.name_prefix}-alerts"
+
+  depends_on = [google_project_service.apis]
+}

@@ -1,6 +1,16 @@
 output "coordinator_url" {
-  description = "Base URL of the coordinator (POST /start, GET /status; needs an identity token)."
+  description = "Base URL of the coordinator (GET /status and /report; POST /start and the other writes need an ID token)."
   value       = google_cloud_run_v2_service.coordinator.uri
+}
+
+output "coordinator_audience" {
+  description = "Audience of the ID token a state-changing coordinator call must carry (gcloud auth print-identity-token --audiences)."
+  value       = local.coordinator_audience
+}
+
+output "scheduler_service_account" {
+  description = "The one identity the coordinator accepts writes from; operators impersonate it (operator_members)."
+  value       = google_service_account.scheduler.email
 }
 
 output "worker_url" {
@@ -31,4 +41,14 @@ output "dead_letter_subscription" {
 output "scheduler_jobs" {
   description = "Cloud Scheduler job names by purpose."
   value       = { for key, job in google_cloud_scheduler_job.coordinator : key => job.name }
+}
+
+output "alert_webhook_secret" {
+  description = "Secret Manager secret holding the alert webhook URL; add a version, then set alert_webhook_secret_version."
+  value       = google_secret_manager_secret.alert_webhook.secret_id
+}
+
+output "alert_topic" {
+  description = "Topic every alert is published to (alert_topic_enabled), or null."
+  value       = one(google_pubsub_topic.alerts[*].name)
 }

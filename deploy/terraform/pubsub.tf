@@ -29,9 +29,11 @@ resource "google_pubsub_subscription" "worker_push" {
   push_config {
     push_endpoint = "${google_cloud_run_v2_service.worker.uri}/pubsub/push"
 
+    # The worker verifies this token itself (run.tf): its audience is the worker's custom audience
+    # and NBA_PROPS_AUTH_AUDIENCES, its email the worker's NBA_PROPS_AUTH_ALLOWED_EMAILS.
     oidc_token {
       service_account_email = google_service_account.push.email
-      audience              = google_cloud_run_v2_service.worker.uri
+      audience              = local.worker_audience
     }
   }
 
@@ -53,7 +55,7 @@ resource "google_pubsub_subscription" "worker_push" {
 
   depends_on = [
     google_pubsub_topic_iam_member.service_agent_publishes_dead_letters,
-    google_cloud_run_v2_service_iam_member.push_invokes_worker,
+    google_service_account_iam_member.service_agent_mints_push_tokens,
   ]
 }
 

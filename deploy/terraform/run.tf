@@ -5,10 +5,22 @@
 resource "google_cloud_run_v2_service" "coordinator" {
   name     = "${var.name_prefix}-coordinator"
   location = var.region
-  # Operators call /start and /status from their machines (with an identity token); Cloud
-  # Scheduler's calls need IAM as well. Nobody is allowed unauthenticated.
+  # Cloud Scheduler and operators' machines call it from outside Google's network.
   ingress             = "INGRESS_TRAFFIC_ALL"
   deletion_protection = var.deletion_protection
+
+  # The application is the gate, not Cloud Run IAM (docs/reliability.md, "Deploying it"). With its
+  # invoker check on, Cloud Run verifies the caller's ID token and then strips the token's
+  # signature before the request reaches the container, so shared/auth.py could verify nothing and
+  # would refuse every call. With the check off, every state-changing route (POST /start, /grade,
+  # /batches/...) needs a Google-signed ID token for local.coordinator_audience issued to the
+  # scheduler identity: NBA_PROPS_AUTH=google_oidc in local.coordinator_env, and the image (bound
+  # to 0.0.0.0) refuses to start without it. Reads (/status, /report, GET /grade, the probes) need
+  # no token: whoever knows the URL can read them.
+  invoker_iam_disabled = true
+  # The audience the scheduler's tokens carry. Fixed, because the service's own URL cannot be put
+  # in its environment (a cycle); Cloud Run accepts it as well should its invoker check come back.
+  custom_audiences = [local.coordinator_audience]
 
   template {
     service_account = google_service_account.coordinator.email
@@ -47,6 +59,31 @@ resource "google_cloud_run_v2_service" "coordinator" {
         }
       }
 
+      # The alert webhook (a Slack URL is a credential): a reference to a pinned version of the
+      # Secret Manager secret, resolved by Cloud Run when an instance starts. The value is never in
+      # Terraform's configuration or state. Off until var.alert_webhook_secret_version names a version.
+      dynamic "env" {
+        for_each = var.alert_webhook_secret_version == "" ? [] : [var.alert_webhook_secret_version]
+        content {
+          name = "NBA_PROPS_ALERT_WEBHOOK_URL"
+          value_source {
+            secret_key_ref {
+              secret  = google_secret_manager_secret.alert_webhook.secret_id
+              version = env.value
+            }
+          }
+        }
+      }
+
+      # Every alert also published to a topic, when var.alert_topic_enabled created one.
+      dynamic "env" {
+        for_each = google_pubsub_topic.alerts
+        content {
+          name  = "NBA_PROPS_ALERT_PUBSUB_TOPIC"
+          value = env.value.name
+        }
+      }
+
       startup_probe {
         http_get {
           path = "/readyz"
@@ -74,15 +111,24 @@ resource "google_cloud_run_v2_service" "coordinator" {
     google_project_iam_member.coordinator_job_user,
     google_bigquery_dataset_iam_member.coordinator_data_editor,
     google_bigquery_table.tables,
+    # Cloud Run checks at deployment that the runtime identity may read every referenced secret.
+    google_secret_manager_secret_iam_member.coordinator_reads_alert_webhook,
   ]
 }
 
 resource "google_cloud_run_v2_service" "worker" {
   name     = "${var.name_prefix}-worker"
   location = var.region
-  # Only Pub/Sub pushes here; Pub/Sub in the same project counts as internal traffic.
+  # Only Pub/Sub pushes here; Pub/Sub in the same project counts as internal traffic. Defence in
+  # depth for the invoker check turned off below: nothing outside Google's network reaches it.
   ingress             = "INGRESS_TRAFFIC_INTERNAL_ONLY"
   deletion_protection = var.deletion_protection
+
+  # As on the coordinator: Cloud Run's invoker check would strip the push token's signature, so the
+  # application verifies the token instead (NBA_PROPS_AUTH=google_oidc in local.worker_env: a
+  # Google-signed ID token for local.worker_audience issued to the push identity, on every push).
+  invoker_iam_disabled = true
+  custom_audiences     = [local.worker_audience]
 
   template {
     service_account = google_service_account.worker.email

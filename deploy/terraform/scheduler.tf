@@ -1,5 +1,6 @@
 # The night's clock. Each job POSTs a coordinator route with an OIDC token of the scheduler
-# identity. The routes are checked against coordinator.app by tests/deploy/test_terraform.py.
+# identity, which the coordinator verifies itself (run.tf). The routes are checked against
+# coordinator.app by tests/deploy/test_terraform.py.
 
 locals {
   scheduled_calls = {
@@ -51,14 +52,13 @@ resource "google_cloud_scheduler_job" "coordinator" {
     http_method = "POST"
     uri         = "${google_cloud_run_v2_service.coordinator.uri}${each.value.path}"
 
+    # The coordinator's custom audience, which is also its NBA_PROPS_AUTH_AUDIENCES; the email is
+    # its NBA_PROPS_AUTH_ALLOWED_EMAILS.
     oidc_token {
       service_account_email = google_service_account.scheduler.email
-      audience              = google_cloud_run_v2_service.coordinator.uri
+      audience              = local.coordinator_audience
     }
   }
 
-  depends_on = [
-    google_project_service.apis,
-    google_cloud_run_v2_service_iam_member.scheduler_invokes_coordinator,
-  ]
+  depends_on = [google_project_service.apis]
 }

@@ -149,3 +149,33 @@ variable "alert_email" {
   type        = string
   default     = ""
 }
+
+variable "alert_webhook_secret_version" {
+  description = "Version of the Secret Manager secret <name_prefix>-alert-webhook-url the coordinator posts alerts to (a Slack incoming webhook URL); empty sends none. Pin a number; add a version and change this to rotate."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.alert_webhook_secret_version == "" || can(regex("^[1-9][0-9]*$|^latest$", var.alert_webhook_secret_version))
+    error_message = "alert_webhook_secret_version is empty, a version number or \"latest\"."
+  }
+}
+
+variable "alert_topic_enabled" {
+  description = "Create the topic <name_prefix>-alerts and publish every alert to it as JSON (NBA_PROPS_ALERT_PUBSUB_TOPIC)."
+  type        = bool
+  default     = false
+}
+
+# -- Operators ---------------------------------------------------------------------------------
+
+variable "operator_members" {
+  description = "IAM members (user:..., group:...) who may call the coordinator's state-changing routes by hand, by minting the scheduler identity's ID token."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for m in var.operator_members : can(regex("^(user|group|serviceAccount):.+@.+$", m))])
+    error_message = "Each operator is user:EMAIL, group:EMAIL or serviceAccount:EMAIL."
+  }
+}

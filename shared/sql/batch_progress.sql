@@ -1,21 +1,35 @@
 -- Progress of one batch counted from what is really in the warehouse: a player is completed when a
--- prediction row exists, otherwise failed or skipped when an outcome row says so.
+-- prediction row exists, otherwise failed or skipped when an outcome row says so. A player whose
+-- message was lost (publish_failed, missing) and then re-sent by a resume (resent) is in flight again,
+-- so counts as neither until its prediction or a new failure lands. last_activity is the latest write
+-- of the batch's workers and transport; the coordinator compares it with NBA_PROPS_STALL_AFTER_S.
 -- params: batch_id STRING, game_date DATE
 WITH done AS (
-  SELECT DISTINCT player_id
+  SELECT player_id, MAX(written_at) AS written_at
   FROM predictions_raw
   WHERE game_date = @game_date AND batch_id = @batch_id
+  GROUP BY player_id
 ),
 outcomes AS (
-  SELECT player_id, MIN(outcome) AS outcome
+  SELECT
+    player_id,
+    LOGICAL_OR(outcome IN ('failed', 'dead_lettered')) AS rejected,
+    LOGICAL_OR(outcome IN ('publish_failed', 'missing')) AS lost,
+    LOGICAL_OR(outcome = 'resent') AS resent,
+    LOGICAL_OR(outcome = 'skipped') AS skipped
   FROM player_outcomes
   WHERE batch_id = @batch_id AND player_id IS NOT NULL
   GROUP BY player_id
+),
+open_outcomes AS (
+  SELECT o.rejected, o.lost, o.resent, o.skipped
+  FROM outcomes AS o
+  LEFT JOIN done AS d ON d.player_id = o.player_id
+  WHERE d.player_id IS NULL
 )
 SELECT
   (SELECT COUNT(*) FROM done) AS completed,
-  (SELECT COUNT(*) FROM outcomes AS o
-     WHERE o.outcome IN ('dead_lettered', 'failed', 'publish_failed')
-       AND o.player_id NOT IN (SELECT player_id FROM done)) AS failed,
-  (SELECT COUNT(*) FROM outcomes AS o
-     WHERE o.outcome = 'skipped' AND o.player_id NOT IN (SELECT player_id FROM done)) AS skipped
+  (SELECT COUNT(*) FROM open_outcomes WHERE rejected OR (lost AND NOT resent)) AS failed,
+  (SELECT COUNT(*) FROM open_outcomes WHERE skipped AND NOT rejected AND NOT lost) AS skipped,
+  (SELECT MAX(written_at) FROM done) AS last_prediction_at,
+  (SELECT MAX(recorded_at) FROM player_outcomes WHERE batch_id = @batch_id) AS last_outcome_at

@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import httpx
 from tenacity import RetryError, Retrying, retry_if_result, stop_after_attempt, wait_exponential
@@ -65,7 +66,8 @@ class LoopbackPushPublisher:
             size = len(message.data)
             report.largest_bytes = max(report.largest_bytes, size)
             report.total_bytes += size
-            future = self._pool.submit(self._deliver, message, message_id)
+            # Like Pub/Sub, a message keeps its publishTime across redeliveries (the worker's age check).
+            future = self._pool.submit(self._deliver, message, message_id, datetime.now(UTC))
             with self._lock:
                 self._inflight.add(future)
             future.add_done_callback(self._forget)
@@ -79,14 +81,16 @@ class LoopbackPushPublisher:
             if not self._inflight:
                 self._idle.notify_all()
 
-    def _deliver(self, message: OutgoingMessage, message_id: str) -> None:
+    def _deliver(self, message: OutgoingMessage, message_id: str, published_at: datetime) -> None:
         attempt = 0
         last: dict[str, object] = {"status": None, "error": ""}
 
         def post() -> bool:
             nonlocal attempt
             attempt += 1
-            body = PushEnvelope.wrap(message.data, message.attributes, message_id, attempt, SUBSCRIPTION)
+            body = PushEnvelope.wrap(
+                message.data, message.attributes, message_id, attempt, SUBSCRIPTION, published_at=published_at
+            )
             try:
                 response = self._client.post(self._push_url, json=body)
             except httpx.HTTPError as exc:

@@ -27,10 +27,12 @@ from collections.abc import Sequence
 from concurrent import futures as cf
 from typing import TYPE_CHECKING, Any
 
+# Imported as a module path: with the typed google.cloud.bigquery in the same mypy run, mypy reports
+# "Module google.cloud has no attribute pubsub_v1" for `from google.cloud import pubsub_v1`.
+import google.cloud.pubsub_v1 as pubsub_v1
 import structlog
 from google.api_core import exceptions as api_exceptions
 from google.api_core import retry as api_retry
-from google.cloud import pubsub_v1
 
 from shared.errors import ConfigurationError
 from shared.logging import get_logger

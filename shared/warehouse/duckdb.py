@@ -4,22 +4,137 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from shared.errors import QueryTimeout, WarehouseUnavailable
-from shared.schema import TABLES, VIEWS, table
+from shared.schema import TABLES, VIEWS, ColumnType, Table, table
 from shared.sql import check_params, statement
 from shared.warehouse import QueryParams
 
 
 class _WriteConflict(Exception):
     """Two transactions touched the same key at once; the loser retries."""
+
+
+@dataclass(eq=False)
+class _Pending:
+    rows: list[Mapping[str, Any]]
+    done: threading.Event = field(default_factory=threading.Event)
+    lead: bool = False  # handed the writing role by the previous writer
+    error: BaseException | None = None
+
+
+class _GroupWriter:
+    """Writes the rows of concurrent callers to one table in as few transactions as possible.
+
+    The first caller to find nobody writing becomes the writer: it takes everything queued (its own
+    rows included), writes it in one transaction and wakes those callers. If more rows queued
+    meanwhile, it hands the writing role to the first of them, so no caller writes for others
+    indefinitely. When a group fails, each caller's rows are written on their own, so that a bad row
+    fails only its own caller; a transient failure (``WarehouseUnavailable``) goes to everyone.
+    """
+
+    def __init__(self, write: Callable[[list[Mapping[str, Any]]], None], timeout_s: float) -> None:
+        self._write = write
+        self._timeout_s = timeout_s
+        self._lock = threading.Lock()
+        self._queue: list[_Pending] = []
+        self._writing = False
+
+    def write(self, rows: list[Mapping[str, Any]]) -> None:
+        mine = _Pending(rows)
+        with self._lock:
+            self._queue.append(mine)
+            lead = not self._writing
+            self._writing = True
+        if not lead:
+            self._wait(mine)
+            if not mine.lead:
+                if mine.error is not None:
+                    raise mine.error
+                return
+        self._write_queued()
+        if mine.error is not None:
+            raise mine.error
+
+    def _wait(self, mine: _Pending) -> None:
+        """Until written or handed the writing role; bounded by the timeout (appends are idempotent,
+        so "unavailable" and a redelivery are always safe, even if the rows commit after all)."""
+        if mine.done.wait(self._timeout_s):
+            return
+        with self._lock:
+            if mine.lead or mine.done.is_set():
+                return
+            if any(pending is mine for pending in self._queue):
+                self._queue = [pending for pending in self._queue if pending is not mine]
+                raise WarehouseUnavailable("a grouped write did not start in time")
+        # Taken into a group that is still being written.
+        if not mine.done.wait(self._timeout_s):
+            raise WarehouseUnavailable("a grouped write did not complete in time")
+
+    def _write_queued(self) -> None:
+        with self._lock:
+            group, self._queue = self._queue, []
+        try:
+            self._write([row for pending in group for row in pending.rows])
+        except WarehouseUnavailable as exc:
+            for pending in group:
+                pending.error = exc
+        except Exception:
+            for pending in group:
+                try:
+                    self._write(pending.rows)
+                except Exception as exc:
+                    pending.error = exc
+        finally:
+            with self._lock:
+                successor = self._queue[0] if self._queue else None
+                self._writing = successor is not None
+                if successor is not None:
+                    successor.lead = True
+                    successor.done.set()
+            for pending in group:
+                pending.lead = False
+                pending.done.set()
+
+
+_ARROW_TYPES: dict[ColumnType, pa.DataType] = {
+    ColumnType.STRING: pa.string(),
+    ColumnType.INT64: pa.int64(),
+    ColumnType.FLOAT64: pa.float64(),
+    ColumnType.BOOL: pa.bool_(),
+    ColumnType.DATE: pa.date32(),
+    ColumnType.TIMESTAMP: pa.timestamp("us", tz="UTC"),
+}
+
+
+def _arrow_rows(spec: Table, rows: Sequence[Mapping[str, Any]]) -> pa.Table | None:
+    """The rows as an Arrow table of the table's column types, or None to take the pandas path.
+
+    Only plain values convert (what the services write: str, int, float, date, aware datetime,
+    None); anything else (a naive timestamp, whose zone DuckDB would take from the session, a date
+    as text, pandas scalars) goes through the pandas path, which behaved that way before.
+    """
+    timestamps = [c.name for c in spec.columns if c.type is ColumnType.TIMESTAMP]
+    for row in rows:
+        for name in timestamps:
+            value = row.get(name)
+            if value is not None and not (isinstance(value, datetime) and value.tzinfo is not None):
+                return None
+    schema = pa.schema([pa.field(c.name, _ARROW_TYPES[c.type]) for c in spec.columns])
+    try:
+        return pa.Table.from_pylist(list(rows), schema=schema)
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        return None
 
 
 class DuckDbWarehouse:
@@ -39,6 +154,8 @@ class DuckDbWarehouse:
         self._count_lock = threading.Lock()
         self._query_count = 0
         self._local = threading.local()
+        self._writers_lock = threading.Lock()
+        self._writers: dict[str, _GroupWriter] = {}
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -72,6 +189,12 @@ class DuckDbWarehouse:
             raise QueryTimeout(name, limit, time.monotonic() - started) from exc
         except duckdb.TransactionException as exc:
             raise _WriteConflict(str(exc)) from exc
+        except duckdb.ConstraintException as exc:
+            # Two concurrent INSERT ... WHERE NOT EXISTS (batch_lock_init) both saw no row; the one
+            # that committed second retries and now sees it.
+            if "Duplicate key" in str(exc):
+                raise _WriteConflict(str(exc)) from exc
+            raise
         except (duckdb.IOException, duckdb.ConnectionException) as exc:
             raise WarehouseUnavailable(f"{name}: {exc}") from exc
         finally:
@@ -83,6 +206,17 @@ class DuckDbWarehouse:
         cursor = self._cursor()
         for t in TABLES:
             cursor.execute(t.duckdb_ddl())
+            # A file made by an older version gains the nullable columns added since (always
+            # appended last, as BigQuery requires), so positional inserts keep lining up.
+            present = {
+                str(row[0])
+                for row in cursor.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [t.name]
+                ).fetchall()
+            }
+            for c in t.columns:
+                if c.name not in present and not c.required:
+                    cursor.execute(f"ALTER TABLE {t.name} ADD COLUMN {c.name} {c.duckdb_type}")
         for view in VIEWS:
             body = statement(f"{view}_view").duckdb
             cursor.execute(f"CREATE OR REPLACE VIEW {view} AS {body}")
@@ -94,24 +228,95 @@ class DuckDbWarehouse:
         frame: pd.DataFrame = result.df()
         return frame
 
+    def execute(self, name: str, params: QueryParams, *, timeout_s: float | None = None) -> int:
+        try:
+            return self._execute_retrying(name, params, timeout_s=timeout_s)
+        except _WriteConflict as exc:
+            raise WarehouseUnavailable(f"{name}: write conflict persisted: {exc}") from exc
+
     @retry(
         retry=retry_if_exception_type(_WriteConflict),
         stop=stop_after_attempt(5),
         wait=wait_random_exponential(multiplier=0.01, max=0.2),
         reraise=True,
     )
-    def execute(self, name: str, params: QueryParams, *, timeout_s: float | None = None) -> int:
+    def _execute_retrying(self, name: str, params: QueryParams, *, timeout_s: float | None = None) -> int:
         stmt = statement(name)
         check_params(stmt, dict(params))
         result = self._run(name, stmt.duckdb, params, timeout_s).fetchone()
         return int(result[0]) if result else 0
 
     def append(self, table_name: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Group commit: appends arriving together share one INSERT and one commit.
+
+        A DuckDB commit costs milliseconds (WAL write and fsync) whatever it holds, and commits are
+        serialized, so one transaction per pushed message caps the worker at a few hundred rows a
+        second. Concurrent callers queue their rows; one of them writes everything queued in one
+        transaction and wakes the others. Each caller still returns only once its rows are committed
+        (a push is acknowledged only after its row is durable), and gets its own error.
+        """
         if not rows:
             return 0
         spec = table(table_name)
-        frame = pd.DataFrame.from_records(list(rows), columns=spec.column_names)
-        return self.load_frame(table_name, frame)
+        with self._writers_lock:
+            writer = self._writers.get(spec.name)
+            if writer is None:
+                writer = self._writers[spec.name] = _GroupWriter(
+                    lambda batch: self._write_rows(spec.name, batch), self._default_timeout_s
+                )
+        writer.write(list(rows))
+        return len(rows)
+
+    def _write_rows(self, table_name: str, rows: list[Mapping[str, Any]]) -> None:
+        spec = table(table_name)
+        if spec.primary_key and len(rows) > 1:
+            # One statement must not carry a key twice (a redelivery racing its original).
+            seen: set[tuple[Any, ...]] = set()
+            unique = []
+            for row in rows:
+                key = tuple(row.get(k) for k in spec.primary_key)
+                if key not in seen:
+                    seen.add(key)
+                    unique.append(row)
+            rows = unique
+        arrow = _arrow_rows(spec, rows)
+        if arrow is None:
+            self.load_frame(table_name, pd.DataFrame.from_records(rows, columns=spec.column_names))
+            return
+        try:
+            self._insert_arrow(spec.name, arrow)
+        except _WriteConflict as exc:
+            raise WarehouseUnavailable(f"{table_name}: write conflict persisted: {exc}") from exc
+
+    @retry(
+        retry=retry_if_exception_type(_WriteConflict),
+        stop=stop_after_attempt(8),
+        wait=wait_random_exponential(multiplier=0.01, max=0.2),
+        reraise=True,
+    )
+    def _insert_arrow(self, table_name: str, incoming_rows: pa.Table) -> None:
+        """A plain INSERT first (a key already there is rare: a redelivery), INSERT OR IGNORE after.
+
+        ``incoming_rows`` is read by DuckDB's replacement scan of this frame's local variables,
+        which costs about a millisecond less than registering it. Measured on prediction rows, this
+        takes about a third of the CPU of a registered pandas frame with INSERT OR IGNORE.
+        """
+        cursor = self._cursor()
+        columns = ", ".join(incoming_rows.column_names)
+        for verb in ("INSERT", "INSERT OR IGNORE"):
+            self._count()
+            try:
+                cursor.execute(f"{verb} INTO {table_name} ({columns}) SELECT {columns} FROM incoming_rows")
+                return
+            except duckdb.TransactionException as exc:
+                raise _WriteConflict(str(exc)) from exc
+            except duckdb.ConstraintException as exc:
+                if "Duplicate key" not in str(exc):
+                    raise ValueError(f"{table_name}: {exc}") from exc
+                if verb != "INSERT":
+                    # OR IGNORE only sees committed rows: a concurrent transaction committed the
+                    # same key first, and the retry will skip it.
+                    raise _WriteConflict(str(exc)) from exc
 
     def load_frame(self, table_name: str, frame: pd.DataFrame) -> int:
         if frame.empty:

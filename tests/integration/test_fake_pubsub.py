@@ -20,7 +20,6 @@ from google.cloud import pubsub_v1
 from google.cloud.pubsub_v1.publisher import exceptions as publisher_exceptions
 
 from tests.support.fake_pubsub import FakePubSubServer
-from tests.support.pubsub_fixtures import fake_pubsub  # noqa: F401  (fixture; drop once a conftest has it)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -31,13 +30,13 @@ PublisherFactory = Callable[..., pubsub_v1.PublisherClient]
 
 
 @pytest.fixture
-def topic(fake_pubsub: FakePubSubServer) -> str:  # noqa: F811
+def topic(fake_pubsub: FakePubSubServer) -> str:
     fake_pubsub.create_topic(TOPIC)
     return TOPIC
 
 
 @pytest.fixture
-def make_publisher(fake_pubsub: FakePubSubServer) -> Iterator[PublisherFactory]:  # noqa: F811
+def make_publisher(fake_pubsub: FakePubSubServer) -> Iterator[PublisherFactory]:
     """Builds real PublisherClients (after PUBSUB_EMULATOR_HOST is set) and shuts them down afterwards."""
     clients: list[pubsub_v1.PublisherClient] = []
 
@@ -61,7 +60,7 @@ def ordered_publisher(make_publisher: PublisherFactory, max_messages: int = 100)
 
 
 def test_publishes_500_messages_with_their_attributes_in_several_batches(
-    fake_pubsub: FakePubSubServer,  # noqa: F811
+    fake_pubsub: FakePubSubServer,
     make_publisher: PublisherFactory,
     topic: str,
 ) -> None:
@@ -88,7 +87,7 @@ def test_publishes_500_messages_with_their_attributes_in_several_batches(
 
 
 def test_delivers_messages_in_publish_order_when_they_share_an_ordering_key(
-    fake_pubsub: FakePubSubServer,  # noqa: F811
+    fake_pubsub: FakePubSubServer,
     make_publisher: PublisherFactory,
     topic: str,
 ) -> None:
@@ -108,7 +107,7 @@ def test_delivers_messages_in_publish_order_when_they_share_an_ordering_key(
 
 
 def test_publishing_to_a_missing_topic_raises_not_found_without_retrying(
-    fake_pubsub: FakePubSubServer,  # noqa: F811
+    fake_pubsub: FakePubSubServer,
     make_publisher: PublisherFactory,
 ) -> None:
     missing = "projects/nba-props-test/topics/missing"
@@ -122,7 +121,7 @@ def test_publishing_to_a_missing_topic_raises_not_found_without_retrying(
 
 
 def test_retries_a_transient_unavailable_until_the_publish_succeeds(
-    fake_pubsub: FakePubSubServer,  # noqa: F811
+    fake_pubsub: FakePubSubServer,
     make_publisher: PublisherFactory,
     topic: str,
 ) -> None:
@@ -137,7 +136,7 @@ def test_retries_a_transient_unavailable_until_the_publish_succeeds(
 
 
 def test_gives_up_on_a_persistent_unavailable_with_retry_error_once_a_bounded_retry_expires(
-    fake_pubsub: FakePubSubServer,  # noqa: F811
+    fake_pubsub: FakePubSubServer,
     make_publisher: PublisherFactory,
     topic: str,
 ) -> None:
@@ -165,7 +164,7 @@ def test_gives_up_on_a_persistent_unavailable_with_retry_error_once_a_bounded_re
 
 
 def test_does_not_retry_an_invalid_argument(
-    fake_pubsub: FakePubSubServer,  # noqa: F811
+    fake_pubsub: FakePubSubServer,
     make_publisher: PublisherFactory,
     topic: str,
 ) -> None:
@@ -180,7 +179,7 @@ def test_does_not_retry_an_invalid_argument(
 
 
 def test_fails_only_the_matched_players_message_when_each_player_has_its_own_ordering_key(
-    fake_pubsub: FakePubSubServer,  # noqa: F811
+    fake_pubsub: FakePubSubServer,
     make_publisher: PublisherFactory,
     topic: str,
 ) -> None:
@@ -197,7 +196,7 @@ def test_fails_only_the_matched_players_message_when_each_player_has_its_own_ord
 
 
 def test_fails_every_message_that_shared_the_failed_publish_rpc(
-    fake_pubsub: FakePubSubServer,  # noqa: F811
+    fake_pubsub: FakePubSubServer,
     make_publisher: PublisherFactory,
     topic: str,
 ) -> None:
@@ -216,7 +215,7 @@ def test_fails_every_message_that_shared_the_failed_publish_rpc(
 
 
 def test_pauses_a_failed_ordering_key_until_publishing_is_resumed(
-    fake_pubsub: FakePubSubServer,  # noqa: F811
+    fake_pubsub: FakePubSubServer,
     make_publisher: PublisherFactory,
     topic: str,
 ) -> None:
@@ -234,7 +233,7 @@ def test_pauses_a_failed_ordering_key_until_publishing_is_resumed(
 
 
 def test_creates_gets_and_deletes_topics_through_the_client(
-    fake_pubsub: FakePubSubServer,  # noqa: F811
+    fake_pubsub: FakePubSubServer,
     make_publisher: PublisherFactory,
 ) -> None:
     client = make_publisher()

@@ -45,7 +45,7 @@ FIGURES = (
     Figure("share_30", "Share of 30+ point games", 0.008, "real seasons 3.0%-4.4%"),
     Figure("mae_last10", "MAE of last-10 average (>= 5 prior games)", 0.2, "real seasons 4.60-4.75"),
     Figure("mae_last10_24min", "... for players averaging 24+ min over last 10", 0.25, "real 5.32-5.59"),
-    Figure("back_to_back_share", "Share of team-games on a back-to-back", 0.025, "real seasons 15%-22%"),
+    Figure("share_back_to_back", "Share of team-games on a back-to-back", 0.025, "real seasons 15%-21%"),
     Figure("minutes_24min", "Minutes of players averaging 24+ min over last 10", 1.0, "real 29.8-30.7"),
 )
 # Reported for context, not asserted: they shape the figures above.
@@ -87,7 +87,7 @@ def calibration_figures(logs: pd.DataFrame) -> dict[str, float]:
         "share_30": float((points >= 30).mean()),
         "mae_last10": float(error[scored].mean()),
         "mae_last10_24min": float(error[regulars].mean()),
-        "back_to_back_share": float((rest == 1).mean()),
+        "share_back_to_back": float((rest == 1).mean()),
         "minutes_24min": float(minutes[regulars].mean()),
         "players_per_team_game": float(frame.groupby(["game_id", "team_id"]).size().mean()),
         "share_0": float((points == 0).mean()),

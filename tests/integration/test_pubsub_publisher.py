@@ -16,7 +16,6 @@ from shared.settings import Settings, TransportKind
 from shared.transport import OutgoingMessage, Publisher
 from shared.transport.pubsub import MAX_PAYLOAD_BYTES, PubSubPublisher
 from tests.support.fake_pubsub import FakePubSubServer
-from tests.support.pubsub_fixtures import fake_pubsub  # noqa: F401  (fixture; drop once a conftest has it)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -28,13 +27,13 @@ PublisherFactory = Callable[..., PubSubPublisher]
 
 
 @pytest.fixture
-def topic(fake_pubsub: FakePubSubServer) -> str:  # noqa: F811
+def topic(fake_pubsub: FakePubSubServer) -> str:
     fake_pubsub.create_topic(TOPIC)
     return TOPIC
 
 
 @pytest.fixture
-def make_publisher(fake_pubsub: FakePubSubServer) -> Iterator[PublisherFactory]:  # noqa: F811
+def make_publisher(fake_pubsub: FakePubSubServer) -> Iterator[PublisherFactory]:
     """Builds publishers from settings (after PUBSUB_EMULATOR_HOST is set) and closes them afterwards."""
     publishers: list[PubSubPublisher] = []
 
@@ -80,7 +79,7 @@ def test_is_a_publisher(make_publisher: PublisherFactory) -> None:
 
 
 def test_publishes_every_message_with_its_attributes_and_reports_the_stored_message_ids(
-    fake_pubsub: FakePubSubServer,  # noqa: F811
+    fake_pubsub: FakePubSubServer,
     make_publisher: PublisherFactory,
     topic: str,
 ) -> None:
@@ -107,7 +106,7 @@ def test_publishes_every_message_with_its_attributes_and_reports_the_stored_mess
 
 
 def test_an_explicit_trace_context_wins_over_the_bound_one_and_none_adds_no_attribute(
-    fake_pubsub: FakePubSubServer,  # noqa: F811
+    fake_pubsub: FakePubSubServer,
     make_publisher: PublisherFactory,
     topic: str,
 ) -> None:
@@ -123,7 +122,7 @@ def test_an_explicit_trace_context_wins_over_the_bound_one_and_none_adds_no_attr
 
 
 def test_groups_messages_into_publish_rpcs_of_at_most_max_messages(
-    fake_pubsub: FakePubSubServer,  # noqa: F811
+    fake_pubsub: FakePubSubServer,
     make_publisher: PublisherFactory,
     topic: str,
 ) -> None:
@@ -139,7 +138,7 @@ def test_groups_messages_into_publish_rpcs_of_at_most_max_messages(
 
 
 def test_reports_every_message_failed_with_a_missing_topic_and_logs_an_error(
-    fake_pubsub: FakePubSubServer,  # noqa: F811
+    fake_pubsub: FakePubSubServer,
     make_publisher: PublisherFactory,
 ) -> None:
     publisher = make_publisher()
@@ -156,7 +155,7 @@ def test_reports_every_message_failed_with_a_missing_topic_and_logs_an_error(
 
 
 def test_verify_topic_raises_a_configuration_error_only_when_the_topic_is_missing(
-    fake_pubsub: FakePubSubServer,  # noqa: F811
+    fake_pubsub: FakePubSubServer,
     make_publisher: PublisherFactory,
 ) -> None:
     publisher = make_publisher()
@@ -168,7 +167,7 @@ def test_verify_topic_raises_a_configuration_error_only_when_the_topic_is_missin
 
 
 def test_records_an_invalid_argument_for_exactly_the_player_whose_publish_failed(
-    fake_pubsub: FakePubSubServer,  # noqa: F811
+    fake_pubsub: FakePubSubServer,
     make_publisher: PublisherFactory,
     topic: str,
 ) -> None:
@@ -185,7 +184,7 @@ def test_records_an_invalid_argument_for_exactly_the_player_whose_publish_failed
 
 
 def test_fails_every_player_that_shared_the_rejected_publish_rpc_and_no_one_else(
-    fake_pubsub: FakePubSubServer,  # noqa: F811
+    fake_pubsub: FakePubSubServer,
     make_publisher: PublisherFactory,
     topic: str,
 ) -> None:
@@ -204,7 +203,7 @@ def test_fails_every_player_that_shared_the_rejected_publish_rpc_and_no_one_else
 
 
 def test_gives_up_on_a_persistent_unavailable_within_the_publish_timeout(
-    fake_pubsub: FakePubSubServer,  # noqa: F811
+    fake_pubsub: FakePubSubServer,
     make_publisher: PublisherFactory,
     topic: str,
 ) -> None:
@@ -226,7 +225,7 @@ def test_gives_up_on_a_persistent_unavailable_within_the_publish_timeout(
 
 
 def test_reports_a_message_still_queued_at_the_deadline_as_timed_out_though_it_may_arrive_later(
-    fake_pubsub: FakePubSubServer,  # noqa: F811
+    fake_pubsub: FakePubSubServer,
     make_publisher: PublisherFactory,
     topic: str,
 ) -> None:
@@ -242,7 +241,7 @@ def test_reports_a_message_still_queued_at_the_deadline_as_timed_out_though_it_m
 
 
 def test_refuses_an_oversized_payload_without_sending_it(
-    fake_pubsub: FakePubSubServer,  # noqa: F811
+    fake_pubsub: FakePubSubServer,
     make_publisher: PublisherFactory,
     topic: str,
 ) -> None:

@@ -401,7 +401,7 @@ def test_a_model_trained_from_the_warehouse_serves_the_nightly_features(
 def generated() -> Iterator[tuple[DuckDbWarehouse, list[date]]]:
     from nba_props.league import generate_league
 
-    league = generate_league(5, players_per_team=9)
+    league = generate_league(5, players_per_team=10)
     wh = DuckDbWarehouse(":memory:")
     league.write(wh)
     days = sorted(pd.to_datetime(league.player_game_logs["game_date"]).dt.date.unique())

@@ -209,7 +209,7 @@ def test_players_who_did_not_play_have_no_row_and_five_start(league: League) -> 
     assert (logs["minutes"] > 0).all()
     per_team = logs.groupby(["game_id", "team_id"])
     assert (per_team["starter"].sum() == 5).all()
-    assert per_team.size().between(6, 10).all() and per_team.size().mean() > 8.5
+    assert per_team.size().between(5, 10).all() and per_team.size().mean() > 8.5
     # Whole minutes summing to five players on the floor: 240, plus 25 per overtime.
     assert ((per_team["minutes"].sum() - 240) % 25 == 0).all()
 

@@ -1,0 +1,454 @@
+"""Import real NBA game logs (the nba_api league game-log layout) into the warehouse.
+
+One row per player per game, as `LeagueGameLog` returns them and as
+``../shared/data/nba-player-game-logs/*.csv.gz`` holds them (gzipped or plain CSV)::
+
+    SEASON_ID, PLAYER_ID, PLAYER_NAME, TEAM_ID, TEAM_ABBREVIATION, GAME_ID, GAME_DATE,
+    MATCHUP ("DAL vs. UTA" home, "DAL @ UTA" away), MIN, PTS, FGM, FGA, FG3M, FG3A, FTM, FTA,
+    OREB, DREB, REB, AST, STL, BLK, TOV, PF, PLUS_MINUS [, SEASON_LABEL, ...]
+
+What lands where:
+
+- ``teams``: the 30 franchises of `nba_props.nba_teams` (ids, arenas, time zones);
+- ``players``: id and name; team = the team of the player's latest game (birth date and position
+  unknown: NULL);
+- ``schedule``: one row per game, home and away from ``MATCHUP``, the season label
+  ("2023-24", from ``SEASON_ID``), phase from the ``SEASON_ID`` prefix (2 regular, 4 playoffs,
+  1 preseason), tip-off unknown (NULL);
+- ``player_game_logs``: the box scores; starter and shot zones are not in the source (NULL);
+- ``team_game_stats``: `shared.team_stats.team_game_stats` over the imported box scores.
+
+Every file is read and validated before anything is written, so a malformed file imports nothing;
+the error names the file, the line and the column. Loads are keyed (insert-or-ignore on each table's
+primary key), so importing the same files twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nba_props.nba_teams import ABBREVIATION_ALIASES, NBA_TEAMS, team_by_id
+from shared.schema import ColumnType, table
+from shared.team_stats import team_game_stats
+from shared.warehouse import Warehouse
+
+Progress = Callable[[str, int, int], None]
+
+REQUIRED_COLUMNS: tuple[str, ...] = (
+    "SEASON_ID",
+    "PLAYER_ID",
+    "PLAYER_NAME",
+    "TEAM_ID",
+    "TEAM_ABBREVIATION",
+    "GAME_ID",
+    "GAME_DATE",
+    "MATCHUP",
+    "MIN",
+    "PTS",
+)
+# Box-score counts: whole numbers, blank allowed (NULL in the warehouse).
+COUNT_COLUMNS: dict[str, str] = {
+    "FGM": "fgm",
+    "FGA": "fga",
+    "FG3M": "fg3m",
+    "FG3A": "fg3a",
+    "FTM": "ftm",
+    "FTA": "fta",
+    "OREB": "oreb",
+    "DREB": "dreb",
+    "REB": "reb",
+    "AST": "ast",
+    "STL": "stl",
+    "BLK": "blk",
+    "TOV": "tov",
+    "PF": "pf",
+}
+# The counts team_game_stats needs for possessions and pace: required, as the schema's aggregates are.
+TEAM_STAT_COLUMNS = ("FGA", "FTA", "OREB", "TOV", "FG3M")
+
+_MATCHUP = re.compile(r"^\s*([A-Za-z]{2,4})\s+(vs\.?|@)\s+([A-Za-z]{2,4})\s*$")
+_CLOCK = re.compile(r"^\s*(\d+):([0-5]\d)(?:\.\d+)?\s*$")
+_PHASES = {"1": "preseason", "2": "regular", "4": "playoffs"}
+_TEAM_BY_ABBREVIATION = {t.abbreviation: t for t in NBA_TEAMS}
+LOAD_ORDER = ("teams", "players", "schedule", "player_game_logs", "team_game_stats")
+
+
+class MalformedGameLog(ValueError):
+    """A source file that cannot be imported; names the file, the line (1 = header) and the column."""
+
+    def __init__(self, file: Path | str, line: int | None, column: str | None, problem: str) -> None:
+        self.file = str(file)
+        self.line = line
+        self.column = column
+        where = self.file
+        if line is not None:
+            where += f", line {line}"
+        if column is not None:
+            where += f", column {column}"
+        super().__init__(f"{where}: {problem}")
+
+
+@dataclass(frozen=True)
+class ImportedLogs:
+    """What the files hold, as warehouse frames (schema columns and dtypes)."""
+
+    files: tuple[str, ...]
+    source_rows: int
+    frames: dict[str, pd.DataFrame]
+
+    @property
+    def games(self) -> int:
+        return len(self.frames["schedule"])
+
+    @property
+    def players(self) -> int:
+        return len(self.frames["players"])
+
+    @property
+    def seasons(self) -> list[str]:
+        return sorted(self.frames["schedule"]["season"].unique().tolist())
+
+
+# -- reading and validating -------------------------------------------------------------------------
+
+
+def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
+    """Files as given; a directory stands for its ``*.csv`` and ``*.csv.gz`` files, sorted."""
+    out: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted([*path.glob("*.csv"), *path.glob("*.csv.gz")])
+            if not found:
+                raise MalformedGameLog(path, None, None, "directory holds no .csv or .csv.gz files")
+            out.extend(found)
+        elif path.is_file():
+            out.append(path)
+        else:
+            raise MalformedGameLog(path, None, None, "no such file")
+    return out
+
+
+def _read_raw(path: Path) -> pd.DataFrame:
+    """Every cell as text, exactly as written (blank → ""); gzip recognised by its magic bytes."""
+    with path.open("rb") as fh:
+        gzipped = fh.read(2) == b"\x1f\x8b"
+    try:
+        frame = pd.read_csv(
+            path,
+            compression="gzip" if gzipped else None,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skipinitialspace=True,
+        )
+    except (gzip.BadGzipFile, EOFError, OSError, UnicodeDecodeError) as exc:
+        raise MalformedGameLog(path, None, None, f"cannot be read: {exc}") from exc
+    except pd.errors.ParserError as exc:
+        raise MalformedGameLog(path, _parser_line(str(exc)), None, f"not valid CSV: {exc}") from exc
+    except pd.errors.EmptyDataError as exc:
+        raise MalformedGameLog(path, None, None, "file is empty") from exc
+    frame.columns = [str(c).strip().upper() for c in frame.columns]
+    return frame
+
+
+def _parser_line(message: str) -> int | None:
+    found = re.search(r"line (\d+)", message)
+    return int(found.group(1)) if found else None
+
+
+class _Checker:
+    """Column checks that report the first bad row of a file as a `MalformedGameLog`."""
+
+    def __init__(self, path: Path, frame: pd.DataFrame) -> None:
+        self.path = path
+        self.frame = frame
+
+    def fail(self, bad: np.ndarray | pd.Series, column: str, problem: str) -> None:
+        mask = np.asarray(bad, dtype=bool)
+        if mask.any():
+            row = int(np.flatnonzero(mask)[0])
+            value = self.frame[column].iloc[row] if column in self.frame.columns else None
+            raise MalformedGameLog(self.path, row + 2, column, f"{problem} (got {value!r})")
+
+    def text(self, column: str) -> pd.Series:
+        values = self.frame[column].astype(str).str.strip()
+        self.fail(values.eq(""), column, "missing value")
+        return values
+
+    def integers(self, column: str, *, required: bool, minimum: int | None = 0) -> pd.Series:
+        raw = self.frame[column].astype(str).str.strip()
+        blank = raw.eq("")
+        if required:
+            self.fail(blank, column, "missing value")
+        numbers = pd.to_numeric(raw.mask(blank), errors="coerce")
+        self.fail(~blank & numbers.isna(), column, "not a number")
+        self.fail(numbers.mod(1).ne(0) & numbers.notna(), column, "not a whole number")
+        if minimum is not None:
+            self.fail(numbers.lt(minimum).fillna(False), column, f"below {minimum}")
+        return numbers.astype("Int64")
+
+    def minutes(self, column: str) -> pd.Series:
+        """Minutes as a number, or "MM:SS" as older nba_api exports write them."""
+        raw = self.frame[column].astype(str).str.strip()
+        self.fail(raw.eq(""), column, "missing value")
+        clock = raw.str.extract(_CLOCK)
+        from_clock = clock[0].astype(float) + clock[1].astype(float) / 60.0
+        numbers = pd.to_numeric(raw, errors="coerce").fillna(from_clock)
+        self.fail(numbers.isna(), column, "not a number of minutes")
+        self.fail(numbers.lt(0) | numbers.gt(96), column, "minutes outside 0-96")
+        return numbers.astype("float64")
+
+    def dates(self, column: str) -> pd.Series:
+        raw = self.text(column)
+        parsed = pd.to_datetime(raw.str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
+        self.fail(parsed.isna(), column, "not a date (YYYY-MM-DD)")
+        return parsed.astype("datetime64[us]")
+
+
+def _season_label(season_id: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """SEASON_ID "22023" → ("2023-24", "regular")."""
+    start = season_id.str.slice(1).astype(int)
+    label = start.astype(str) + "-" + ((start + 1) % 100).astype(str).str.zfill(2)
+    return label, season_id.str.slice(0, 1).map(_PHASES)
+
+
+def read_game_log_file(path: Path | str) -> pd.DataFrame:
+    """One validated file as player_game_logs columns plus ``player_name`` and ``phase``."""
+    path = Path(path)
+    raw = _read_raw(path)
+    missing = [c for c in (*REQUIRED_COLUMNS, *COUNT_COLUMNS) if c not in raw.columns]
+    if missing:
+        raise MalformedGameLog(path, 1, missing[0], f"missing columns {missing}")
+    if raw.empty:
+        raise MalformedGameLog(path, None, None, "no rows")
+    check = _Checker(path, raw)
+
+    season_id = check.text("SEASON_ID")
+    check.fail(~season_id.str.fullmatch(r"[124]\d{4}"), "SEASON_ID", "not a season id like 22023")
+    season, phase = _season_label(season_id)
+    if "SEASON_LABEL" in raw.columns:
+        given = raw["SEASON_LABEL"].astype(str).str.strip()
+        check.fail(given.ne("") & given.ne(season), "SEASON_LABEL", f"disagrees with SEASON_ID ({season})")
+
+    player_id = check.integers("PLAYER_ID", required=True, minimum=1)
+    team_id = check.integers("TEAM_ID", required=True, minimum=1)
+    known_ids = {t.team_id for t in NBA_TEAMS}
+    check.fail(~team_id.isin(known_ids).to_numpy(), "TEAM_ID", "not an NBA team id")
+    player_name = check.text("PLAYER_NAME")
+    game_id = check.text("GAME_ID")
+    game_date = check.dates("GAME_DATE")
+
+    matchup = check.text("MATCHUP").str.extract(_MATCHUP)
+    check.fail(matchup[0].isna(), "MATCHUP", 'not "AAA vs. BBB" or "AAA @ BBB"')
+    own = matchup[0].map(_resolve_abbreviation)
+    opponent = matchup[2].map(_resolve_abbreviation)
+    check.fail(own.isna(), "MATCHUP", "unknown team abbreviation")
+    check.fail(opponent.isna(), "MATCHUP", "unknown opponent abbreviation")
+    team_of_id = team_id.astype("int64").map(lambda t: team_by_id(int(t)).team_id)
+    check.fail(own.astype("int64").ne(team_of_id).to_numpy(), "MATCHUP", "first team is not TEAM_ID's")
+    check.fail(own.eq(opponent), "MATCHUP", "a team cannot play itself")
+    abbreviation = check.text("TEAM_ABBREVIATION").map(_resolve_abbreviation)
+    check.fail(abbreviation.ne(team_of_id).to_numpy(), "TEAM_ABBREVIATION", "is not TEAM_ID's team")
+
+    minutes = check.minutes("MIN")
+    points = check.integers("PTS", required=True)
+    counts = {
+        name: check.integers(source, required=source in TEAM_STAT_COLUMNS)
+        for source, name in COUNT_COLUMNS.items()
+    }
+    plus_minus = (
+        check.integers("PLUS_MINUS", required=False, minimum=None)
+        if "PLUS_MINUS" in raw.columns
+        else pd.Series(pd.NA, index=raw.index, dtype="Int64")
+    )
+    return pd.DataFrame(
+        {
+            "game_id": game_id,
+            "game_date": game_date,
+            "season": season,
+            "phase": phase,
+            "player_id": player_id.astype("int64"),
+            "player_name": player_name,
+            "team_id": team_id.astype("int64"),
+            "opponent_team_id": opponent.astype("int64"),
+            "is_home": matchup[1].str.startswith("vs").astype(bool),
+            "starter": pd.array([pd.NA] * len(raw), dtype="boolean"),
+            "minutes": minutes,
+            "points": points.astype("int64"),
+            **counts,
+            "plus_minus": plus_minus,
+            "points_paint": pd.array([pd.NA] * len(raw), dtype="Int64"),
+            "points_mid_range": pd.array([pd.NA] * len(raw), dtype="Int64"),
+            "source_file": str(path),
+            "source_line": np.arange(2, len(raw) + 2),
+        }
+    )
+
+
+def _resolve_abbreviation(value: Any) -> float:
+    if not isinstance(value, str):
+        return np.nan
+    key = value.strip().upper()
+    team = _TEAM_BY_ABBREVIATION.get(ABBREVIATION_ALIASES.get(key, key))
+    return np.nan if team is None else float(team.team_id)
+
+
+def _check_consistency(rows: pd.DataFrame) -> pd.DataFrame:
+    """Across every file: one date, season and pair of sides per game; no conflicting duplicates."""
+
+    def fail_at(mask: pd.Series, column: str, problem: str) -> None:
+        if mask.any():
+            row = rows.loc[mask].iloc[0]
+            raise MalformedGameLog(row["source_file"], int(row["source_line"]), column, problem)
+
+    identity = [c for c in rows.columns if c not in ("source_file", "source_line")]
+    duplicated = rows.duplicated(["game_id", "player_id"], keep=False)
+    if duplicated.any():
+        distinct = rows.loc[duplicated].drop_duplicates(identity)
+        fail_at(
+            rows.index.isin(distinct.index[distinct.duplicated(["game_id", "player_id"], keep=False)])
+            & duplicated,
+            "PLAYER_ID",
+            "the same player appears twice in this game with different values",
+        )
+        rows = rows.drop_duplicates(["game_id", "player_id"], keep="first")
+
+    by_game = rows.groupby("game_id")
+    for column, source in (("game_date", "GAME_DATE"), ("season", "SEASON_ID"), ("phase", "SEASON_ID")):
+        fail_at(by_game[column].transform("nunique") > 1, source, f"the game's rows disagree on {column}")
+    home = rows["team_id"].where(rows["is_home"], rows["opponent_team_id"])
+    away = rows["opponent_team_id"].where(rows["is_home"], rows["team_id"])
+    fail_at(home.groupby(rows["game_id"]).transform("nunique") > 1, "MATCHUP", "the game's rows disagree")
+    fail_at(away.groupby(rows["game_id"]).transform("nunique") > 1, "MATCHUP", "the game's rows disagree")
+    return rows
+
+
+def read_game_logs(paths: Iterable[Path | str], progress: Progress | None = None) -> ImportedLogs:
+    """Read and validate every file, then build the warehouse frames; raises before any write."""
+    files = expand_paths(paths)
+    if not files:
+        raise MalformedGameLog("<no files>", None, None, "nothing to import")
+    parts = []
+    for done, path in enumerate(files, start=1):
+        parts.append(read_game_log_file(path))
+        if progress:
+            progress("Reading", done, len(files))
+    rows = _check_consistency(pd.concat(parts, ignore_index=True))
+    return ImportedLogs(
+        files=tuple(str(f) for f in files),
+        source_rows=sum(len(p) for p in parts),
+        frames=_frames(rows),
+    )
+
+
+# -- warehouse frames -------------------------------------------------------------------------------
+
+
+def _frames(rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    rows = rows.sort_values(["game_date", "game_id", "team_id", "player_id"], kind="stable")
+    logs = conform(rows, "player_game_logs")
+    latest = rows.drop_duplicates("player_id", keep="last")
+    players = pd.DataFrame(
+        {
+            "player_id": latest["player_id"],
+            "name": latest["player_name"],
+            "team_id": latest["team_id"],
+            "position": None,
+            "birth_date": pd.NaT,
+        }
+    )
+    games = rows.drop_duplicates("game_id")
+    schedule = pd.DataFrame(
+        {
+            "game_id": games["game_id"],
+            "game_date": games["game_date"],
+            "tipoff_utc": pd.NaT,
+            "home_team_id": games["team_id"].where(games["is_home"], games["opponent_team_id"]),
+            "away_team_id": games["opponent_team_id"].where(games["is_home"], games["team_id"]),
+            "season": games["season"],
+            "phase": games["phase"],
+        }
+    )
+    return {
+        "teams": conform(teams_frame(), "teams"),
+        "players": conform(players.sort_values("player_id"), "players"),
+        "schedule": conform(schedule, "schedule"),
+        "player_game_logs": logs,
+        "team_game_stats": conform(team_game_stats(logs), "team_game_stats"),
+    }
+
+
+def teams_frame() -> pd.DataFrame:
+    """The 30 franchises as ``teams`` rows."""
+    return pd.DataFrame(
+        {
+            "team_id": [t.team_id for t in NBA_TEAMS],
+            "abbreviation": [t.abbreviation for t in NBA_TEAMS],
+            "name": [t.name for t in NBA_TEAMS],
+            "conference": [t.conference.value for t in NBA_TEAMS],
+            "arena_name": [t.arena_name for t in NBA_TEAMS],
+            "arena_lat": [t.arena_lat for t in NBA_TEAMS],
+            "arena_lon": [t.arena_lon for t in NBA_TEAMS],
+            "time_zone": [t.time_zone for t in NBA_TEAMS],
+        }
+    )
+
+
+def conform(frame: pd.DataFrame, table_name: str) -> pd.DataFrame:
+    """Exactly the table's columns in schema order, with the dtypes the warehouse reads back."""
+    spec = table(table_name)
+    out = frame.reindex(columns=spec.column_names).reset_index(drop=True)
+    for column in spec.columns:
+        name = column.name
+        if column.type is ColumnType.INT64:
+            out[name] = out[name].astype("int64" if column.required else "Int64")
+        elif column.type is ColumnType.FLOAT64:
+            out[name] = out[name].astype("float64")
+        elif column.type is ColumnType.BOOL:
+            out[name] = out[name].astype("bool" if column.required else "boolean")
+        elif column.type is ColumnType.DATE:
+            out[name] = pd.to_datetime(out[name]).astype("datetime64[us]")
+        elif column.type is ColumnType.TIMESTAMP:
+            out[name] = pd.to_datetime(out[name], utc=True).astype("datetime64[us, UTC]")
+        else:
+            out[name] = out[name].astype(object).where(out[name].notna(), None)
+    return out
+
+
+# -- loading ----------------------------------------------------------------------------------------
+
+
+def load_game_logs(warehouse: Warehouse, logs: ImportedLogs, progress: Progress | None = None) -> None:
+    """Create the schema if needed and load every frame with keyed (insert-or-ignore) writes.
+
+    Players already in the warehouse keep their row; their team becomes the team of their latest
+    game log in the warehouse (`import_player_teams.sql`), whatever order seasons are imported in.
+    """
+    warehouse.create_schema()
+    steps = len(LOAD_ORDER) + 1
+    for done, name in enumerate(LOAD_ORDER, start=1):
+        warehouse.load_frame(name, logs.frames[name])
+        if progress:
+            progress("Loading", done, steps)
+    player_ids = sorted(int(p) for p in logs.frames["players"]["player_id"])
+    warehouse.execute("import_player_teams", {"player_ids": player_ids})
+    if progress:
+        progress("Loading", steps, steps)
+
+
+def import_game_logs(
+    warehouse: Warehouse, paths: Sequence[Path | str], progress: Progress | None = None
+) -> ImportedLogs:
+    """Validate every file, then load them: a malformed file raises `MalformedGameLog`, writing nothing."""
+    logs = read_game_logs(paths, progress)
+    load_game_logs(warehouse, logs, progress)
+    return logs

@@ -1,0 +1,342 @@
+"""Context features beyond V8 — travel, team pace, the schedule ahead, age — and the feature sets.
+
+Pure functions, no I/O, no clock, shared by the coordinator (which carries the values to the worker
+in `PredictionRequest.context`) and by training (which computes them from training_context.sql with
+the same function: the parity test compares the two). Inputs, all as of before the game, come from
+the slate query (slate.sql) or, for every played game at once, from training_context.sql:
+
+- ``team_games``: the team's scheduled games dated D-21 ... D+14 (this game included), each a
+  mapping with ``game_date``, ``tipoff_utc``, ``is_home`` and the arena's ``arena_lat``,
+  ``arena_lon`` and IANA ``time_zone``; the schedule is published months ahead, so the games after D
+  are known before D (their results are not used);
+- ``team_pace`` / ``opponent_pace``: season-to-date pace before D (V8's own inputs);
+- ``opponent_pace_last_10``: the opponent's mean pace over its last 10 games of the season before D;
+- ``opponent_ft_rate_allowed``: the opponent's season-to-date FTA / FGA allowed before D;
+- ``next_opponent_win_pct``: the next opponent's season-to-date win rate before D (not before its
+  own game with this team: results between D and then are in the future);
+- ``birth_date``.
+
+Definitions (D = the game date; a *trip* goes from one game's arena to the team's next game's):
+
+- travel_miles: great-circle miles (haversine) from the previous game's arena to this one's; NaN
+  when the team played no game in the 21 days before D (season opener, long break).
+- time_zone_changes: UTC offset of this arena minus the previous arena's, in hours, both on D:
+  negative westward (New York → Los Angeles is -3), positive eastward; NaN as travel_miles.
+- consecutive_road_games: 0 at home; away, 1 + the number of road games immediately before it.
+- miles_traveled_last_14_days: sum of the miles of the trips arriving at games dated D-13 ... D
+  (tonight's trip included).
+- time_zones_crossed_last_14_days: sum of |offset change| over the same trips (zones crossed in
+  either direction; the signed direction of tonight's trip is time_zone_changes).
+- pace_differential: team_pace - opponent_pace.
+- next_game_days_rest: days from D to the team's next game (1 = plays tomorrow); NaN without a
+  next game within 14 days.
+- games_in_next_7_days: the team's games dated D+1 ... D+7.
+- next_opponent_win_pct: as given.
+- next_game_is_primetime: 1 if the next game tips off between 8:00 and 10:59 pm Eastern (the US
+  national-TV evening window), else 0; NaN without a next game or when its tip-off is unknown.
+- player_age: years (days / 365.25) from the birth date to D; NaN when the birth date is unknown.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime, time, timedelta
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from shared.contracts import PredictionRequest
+from shared.errors import PoisonMessage
+from shared.features import (
+    TARGET_COLUMNS,
+    V8_FEATURES,
+    compute_features,
+    feature_set_hash,
+    frames_from_request,
+)
+
+CONTEXT_FEATURES: tuple[str, ...] = (
+    "travel_miles",
+    "time_zone_changes",
+    "consecutive_road_games",
+    "miles_traveled_last_14_days",
+    "time_zones_crossed_last_14_days",
+    "pace_differential",
+    "opponent_pace_last_10",
+    "opponent_ft_rate_allowed",
+    "next_game_days_rest",
+    "games_in_next_7_days",
+    "next_opponent_win_pct",
+    "next_game_is_primetime",
+    "player_age",
+)
+
+V8CTX_FEATURES: tuple[str, ...] = (*V8_FEATURES, *CONTEXT_FEATURES)
+
+# Every feature set this code computes, by the name a bundle's manifest gives.
+FEATURE_SETS: Mapping[str, tuple[str, ...]] = {"v8": V8_FEATURES, "v8ctx": V8CTX_FEATURES}
+FEATURE_SET_HASHES: Mapping[str, str] = {
+    name: feature_set_hash(names) for name, names in FEATURE_SETS.items()
+}
+
+CONTEXT_INPUT_COLUMNS: tuple[str, ...] = (
+    "game_date",
+    "team_id",
+    "team_pace",
+    "opponent_pace",
+    "opponent_pace_last_10",
+    "opponent_ft_rate_allowed",
+    "next_opponent_win_pct",
+    "birth_date",
+    "team_games",
+)
+
+EARTH_RADIUS_MILES = 3958.8
+LOOKBACK_DAYS = 21
+LOOKAHEAD_DAYS = 14
+TRAVEL_WINDOW_DAYS = 14
+NEXT_WEEK_DAYS = 7
+PRIMETIME_ZONE = "America/New_York"
+PRIMETIME_START = time(20, 0)
+PRIMETIME_END = time(23, 0)
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def haversine_miles(
+    lat1: npt.ArrayLike, lon1: npt.ArrayLike, lat2: npt.ArrayLike, lon2: npt.ArrayLike
+) -> FloatArray:
+    """Great-circle distance in miles between points given in degrees."""
+    p1, p2 = np.radians(np.asarray(lat1, dtype=np.float64)), np.radians(np.asarray(lat2, dtype=np.float64))
+    dphi = p2 - p1
+    dlam = np.radians(np.asarray(lon2, dtype=np.float64) - np.asarray(lon1, dtype=np.float64))
+    a = np.sin(dphi / 2.0) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlam / 2.0) ** 2
+    out: FloatArray = 2.0 * EARTH_RADIUS_MILES * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+    return out
+
+
+@cache
+def utc_offset_hours(zone: str, day: date) -> float:
+    """The zone's UTC offset at noon local time on ``day`` (after any 2 am DST switch), in hours."""
+    offset = datetime.combine(day, time(12, 0), tzinfo=ZoneInfo(zone)).utcoffset()
+    return math.nan if offset is None else offset.total_seconds() / 3600.0
+
+
+def _offset(zone: Any, day: date) -> float:
+    """`utc_offset_hours`, NaN for an arena without a (known) time zone."""
+    if _missing(zone) or not str(zone):
+        return math.nan
+    try:
+        return utc_offset_hours(str(zone), day)
+    except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError
+        return math.nan
+
+
+def _day(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    stamp = pd.Timestamp(value)
+    return date(stamp.year, stamp.month, stamp.day)
+
+
+def _missing(value: Any) -> bool:
+    if value is None or value is pd.NaT or value is pd.NA:
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _number(value: Any) -> float:
+    return math.nan if _missing(value) else float(value)
+
+
+def _is_primetime(tipoff: Any) -> float:
+    if _missing(tipoff):
+        return math.nan
+    stamp = pd.Timestamp(tipoff)
+    if stamp.tzinfo is None:
+        stamp = stamp.tz_localize("UTC")
+    local = stamp.tz_convert(PRIMETIME_ZONE).time()
+    return 1.0 if PRIMETIME_START <= local < PRIMETIME_END else 0.0
+
+
+def _games(value: Any) -> list[Mapping[str, Any]]:
+    """The team_games cell as a list of mappings sorted by date (DuckDB: list; BigQuery: ndarray)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return []
+    games = [g for g in value if g is not None]
+    return sorted(games, key=lambda g: _day(g["game_date"]))
+
+
+def _schedule_features(day: date, games: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """Travel and forward-schedule features from the team's games around ``day``."""
+    days = [_day(g["game_date"]) for g in games]
+    current = next((i for i, d in enumerate(days) if d == day), None)
+    out = {
+        "travel_miles": math.nan,
+        "time_zone_changes": math.nan,
+        "consecutive_road_games": math.nan,
+        "miles_traveled_last_14_days": math.nan,
+        "time_zones_crossed_last_14_days": math.nan,
+        "next_game_days_rest": math.nan,
+        "games_in_next_7_days": 0.0,
+        "next_game_is_primetime": math.nan,
+    }
+    later = [i for i, d in enumerate(days) if day < d <= day + timedelta(days=LOOKAHEAD_DAYS)]
+    if later:
+        following = later[0]
+        out["next_game_days_rest"] = float((days[following] - day).days)
+        out["next_game_is_primetime"] = _is_primetime(games[following].get("tipoff_utc"))
+    out["games_in_next_7_days"] = float(
+        sum(1 for d in days if day < d <= day + timedelta(days=NEXT_WEEK_DAYS))
+    )
+    if current is None:
+        return out
+
+    road = 0
+    for i in range(current, -1, -1):
+        if bool(games[i]["is_home"]) or days[i] < day - timedelta(days=LOOKBACK_DAYS):
+            break
+        road += 1
+    out["consecutive_road_games"] = float(road)
+
+    earlier = [i for i in range(current) if days[i] >= day - timedelta(days=LOOKBACK_DAYS)]
+    if not earlier:
+        return out
+    # Trips between consecutive games in the lookback, arrival dated in the travel window.
+    chain = [*earlier, current]
+    origin = np.array([chain[k - 1] for k in range(1, len(chain))])
+    arrival = np.array(chain[1:])
+    lat = np.array([_number(g["arena_lat"]) for g in games])
+    lon = np.array([_number(g["arena_lon"]) for g in games])
+    miles = haversine_miles(lat[origin], lon[origin], lat[arrival], lon[arrival])
+    shifts = np.array(
+        [
+            _offset(games[b].get("time_zone"), days[b]) - _offset(games[a].get("time_zone"), days[b])
+            for a, b in zip(origin, arrival, strict=True)
+        ]
+    )
+    recent = np.array([days[b] > day - timedelta(days=TRAVEL_WINDOW_DAYS) for b in arrival])
+    out["travel_miles"] = float(miles[-1])
+    out["time_zone_changes"] = float(shifts[-1])
+    out["miles_traveled_last_14_days"] = float(miles[recent].sum())
+    out["time_zones_crossed_last_14_days"] = float(np.abs(shifts[recent]).sum())
+    return out
+
+
+def context_features(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row of `CONTEXT_FEATURES` (float64, NaN where unknown) per row of ``frame``.
+
+    ``frame`` has `CONTEXT_INPUT_COLUMNS` (one row per player and game, as slate.sql or
+    training_context.sql return them).
+    """
+    missing = [c for c in CONTEXT_INPUT_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"context frame lacks columns {missing}")
+    n = len(frame)
+    out = {name: np.full(n, np.nan) for name in CONTEXT_FEATURES}
+    # Every player of a team in a game shares the team's schedule: compute it once per (team, date).
+    cache: dict[tuple[int, date], dict[str, float]] = {}
+    rows = zip(frame["team_id"], frame["game_date"], frame["team_games"], strict=True)
+    for i, (team_id, day_value, games_value) in enumerate(rows):
+        day = _day(day_value)
+        key = (int(team_id), day)
+        values = cache.get(key)
+        if values is None:
+            values = cache[key] = _schedule_features(day, _games(games_value))
+        for name, value in values.items():
+            out[name][i] = value
+
+    def floats(column: str) -> FloatArray:
+        return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+    out["pace_differential"] = floats("team_pace") - floats("opponent_pace")
+    out["opponent_pace_last_10"] = floats("opponent_pace_last_10")
+    out["opponent_ft_rate_allowed"] = floats("opponent_ft_rate_allowed")
+    out["next_opponent_win_pct"] = floats("next_opponent_win_pct")
+    game_day = pd.to_datetime(frame["game_date"]).to_numpy().astype("datetime64[D]")
+    birth = pd.to_datetime(frame["birth_date"]).to_numpy().astype("datetime64[D]")
+    with np.errstate(invalid="ignore"):
+        age = (game_day - birth).astype("timedelta64[D]").astype(np.float64) / 365.25
+    out["player_age"] = np.where(np.isnat(birth), np.nan, age)
+    return pd.DataFrame(out, index=frame.index, columns=list(CONTEXT_FEATURES)).astype(np.float64)
+
+
+def context_payload(row: pd.Series | Mapping[str, Any]) -> dict[str, float | int | bool | None]:
+    """One row of `context_features` as the JSON-safe dict a `PredictionRequest` carries."""
+    return {name: None if _missing(row[name]) else float(row[name]) for name in CONTEXT_FEATURES}
+
+
+def context_frame(contexts: Iterable[Mapping[str, Any]], index: pd.Index | None = None) -> pd.DataFrame:
+    """Payload dicts back into a `CONTEXT_FEATURES` frame; a dict lacking a feature is refused."""
+    rows = []
+    for context in contexts:
+        missing = [name for name in CONTEXT_FEATURES if name not in context]
+        if missing:
+            raise PoisonMessage("invalid_features", f"context lacks {missing}")
+        rows.append([_number(context[name]) for name in CONTEXT_FEATURES])
+    matrix = np.array(rows, dtype=np.float64).reshape(len(rows), len(CONTEXT_FEATURES))
+    return pd.DataFrame(matrix, index=index, columns=list(CONTEXT_FEATURES))
+
+
+# -- feature sets -----------------------------------------------------------------------------------
+
+
+def feature_names(feature_set: str) -> tuple[str, ...]:
+    """The ordered feature names of a feature set this code computes; ValueError otherwise."""
+    try:
+        return FEATURE_SETS[feature_set]
+    except KeyError:
+        raise ValueError(
+            f"unknown feature set {feature_set!r}; this code computes {sorted(FEATURE_SETS)}"
+        ) from None
+
+
+def feature_frame(
+    history: pd.DataFrame, targets: pd.DataFrame, feature_set: str, context: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """The features of ``feature_set`` for every target: V8, plus the context features for "v8ctx".
+
+    ``context`` holds the context features already computed (serving: from the payload); without it
+    they are computed from ``targets``, which then needs `CONTEXT_INPUT_COLUMNS` (training).
+    """
+    names = feature_names(feature_set)
+    v8 = compute_features(history, targets[list(TARGET_COLUMNS)])
+    if names == V8_FEATURES:
+        return v8
+    extra = context if context is not None else context_features(targets)
+    return pd.concat([v8, extra.set_axis(v8.index)], axis=1)[list(names)]
+
+
+def validate_features(frame: pd.DataFrame, feature_set: str) -> None:
+    """Refuse a feature frame the model must not see (wrong columns or order, non-float, inf)."""
+    names = feature_names(feature_set)
+    got = tuple(str(c) for c in frame.columns)
+    if got != names:
+        missing = [c for c in names if c not in got]
+        extra = [c for c in got if c not in names]
+        detail = f"missing {missing}, unexpected {extra}" if missing or extra else "columns out of order"
+        raise PoisonMessage("invalid_features", detail)
+    non_float = [c for c, dtype in frame.dtypes.items() if dtype != np.float64]
+    if non_float:
+        raise PoisonMessage("invalid_features", f"non-float64 columns {non_float}")
+    values = frame.to_numpy(dtype=np.float64)
+    if np.isinf(values).any():
+        bad = [c for c, col in zip(names, values.T, strict=True) if np.isinf(col).any()]
+        raise PoisonMessage("invalid_features", f"infinite values in {bad}")
+
+
+def request_features(request: PredictionRequest, feature_set: str) -> pd.DataFrame:
+    """The worker's validated feature row for one message: V8 from the payload's game and history,
+    the context features (for "v8ctx") from ``request.context``, which the coordinator computed."""
+    history, target = frames_from_request(request)
+    context = context_frame([request.context]) if feature_names(feature_set) != V8_FEATURES else None
+    features = feature_frame(history, target, feature_set, context)
+    validate_features(features, feature_set)
+    return features
