@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 BQEMU_VENV := .venv-bqemu
 TOOLS_VENV := .venv-tools
 
-.PHONY: demo test lint typecheck bench emulator tools schemas clean help
+.PHONY: demo eval-real test lint typecheck bench emulator tools schemas clean help
 
 help:
 	@echo "make demo   - run one night end to end on a synthetic league (embedded mode)"
@@ -23,6 +23,13 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/nba-props demo
+
+# Walk-forward evaluation on the real logs (docs/model-quality.md); the CatBoost settings are the
+# defaults `nba-props train` uses (MAE loss, 1000 iterations, learning rate 0.05).
+EVAL_LOGS ?= ../shared/data/nba-player-game-logs
+eval-real: $(STAMP)
+	$(BIN)/nba-props evaluate --logs $(EVAL_LOGS) --train-through 2022-23 --test 2023-24 \
+		--feature-set v8 --feature-set v8ctx --out data/eval-real
 
 emulator:
 	bash scripts/bqemulator-venv.sh $(BQEMU_VENV)

@@ -21,7 +21,7 @@ from shared.auth import (
     AuthUnavailable,
     PermissionDenied,
     Unauthenticated,
-    authenticate_state_changes,
+    authenticate_requests,
     install_auth,
 )
 from shared.errors import (
@@ -153,7 +153,7 @@ def create_app(container: CoordinatorContainer | None = None, settings: Settings
         title="nba-props coordinator",
         version="1",
         lifespan=lifespan,
-        dependencies=[Depends(authenticate_state_changes)],
+        dependencies=[Depends(authenticate_requests)],
     )
     app.add_middleware(BodySizeLimit, max_bytes=COORDINATOR_MAX_BODY_BYTES)
     app.include_router(grading_router)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -107,20 +109,27 @@ def serve(
 def train(
     start: Annotated[str | None, typer.Option(help="First game date (YYYY-MM-DD) to train on.")] = None,
     end: Annotated[str | None, typer.Option(help="Last game date to train on.")] = None,
-    iterations: Annotated[int, typer.Option(min=10, max=5000)] = 600,
+    iterations: Annotated[
+        int | None, typer.Option(min=10, max=5000, help="Default: the recipe's (shared.model, 1000).")
+    ] = None,
     feature_set: Annotated[
         str, typer.Option(help="v8 (the default contract) or v8ctx (V8 + context features).")
     ] = "v8",
 ) -> None:
-    """Train CatBoost V8 on the warehouse and write the model bundle to NBA_PROPS_MODEL_DIR."""
+    """Train CatBoost V8 on the warehouse and write the model bundle to NBA_PROPS_MODEL_DIR.
+
+    CatBoost settings: the measured recipe in shared.model (MAE loss, 1000 iterations, lr 0.05).
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from shared.model import DEFAULT_ITERATIONS
     from shared.training import train_model
     from shared.warehouse import make_warehouse
 
     settings = _settings()
     configure_logging(settings)
     warehouse = make_warehouse(settings)
+    iterations = iterations or DEFAULT_ITERATIONS
     with Progress(
         TextColumn("Training"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
     ) as progress:
@@ -140,6 +149,16 @@ def train(
     )
 
 
+def _auth_headers() -> dict[str, str]:
+    """An ID token for a coordinator that requires one (cloud mode), from $NBA_PROPS_ID_TOKEN, e.g.
+    `export NBA_PROPS_ID_TOKEN=$(gcloud auth print-identity-token --impersonate-service-account=...
+    --audiences=... --include-email)`."""
+    import os
+
+    token = os.environ.get("NBA_PROPS_ID_TOKEN")
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
 def _coordinator_url(url: str | None) -> str:
     import os
 
@@ -156,7 +175,7 @@ def start(
     body: dict[str, Any] = {"force": force}
     if game_date:
         body["game_date"] = game_date
-    response = httpx.post(f"{_coordinator_url(url)}/start", json=body, timeout=660)
+    response = httpx.post(f"{_coordinator_url(url)}/start", json=body, headers=_auth_headers(), timeout=660)
     typer.echo(json.dumps(response.json(), indent=2))
     if response.status_code >= 400:
         raise typer.Exit(1)
@@ -170,7 +189,9 @@ def status(
 ) -> None:
     """GET /status from a running coordinator."""
     params = {"batch_id": batch_id} if batch_id else {}
-    response = httpx.get(f"{_coordinator_url(url)}/status", params=params, timeout=60)
+    response = httpx.get(
+        f"{_coordinator_url(url)}/status", params=params, headers=_auth_headers(), timeout=60
+    )
     body = response.json()
     if as_json or response.status_code >= 400:
         typer.echo(json.dumps(body, indent=2))
@@ -218,7 +239,12 @@ def grade(
     """Grade a night against the box scores; store and print its summary (re-grading replaces it)."""
     day = _game_date_option(game_date)
     if url:
-        response = httpx.post(f"{url}/grade", json={"game_date": day.isoformat()} if day else {}, timeout=900)
+        response = httpx.post(
+            f"{url}/grade",
+            json={"game_date": day.isoformat()} if day else {},
+            headers=_auth_headers(),
+            timeout=900,
+        )
         body: dict[str, Any] = response.json()
         if response.status_code >= 400:
             typer.echo(json.dumps(body, indent=2))
@@ -279,7 +305,12 @@ def report(
     """Write the morning report of a night: one self-contained HTML page with charts."""
     day = _game_date_option(game_date)
     if url:
-        response = httpx.get(f"{url}/report", params={"date": day.isoformat()} if day else {}, timeout=300)
+        response = httpx.get(
+            f"{url}/report",
+            params={"date": day.isoformat()} if day else {},
+            headers=_auth_headers(),
+            timeout=300,
+        )
         if response.status_code >= 400:
             typer.echo(response.text)
             raise typer.Exit(1)
@@ -329,21 +360,11 @@ def generate_league_command(
     console.print(f"League written: {len(league.players)} players, {len(league.schedule)} games")
 
 
-@app.command("import-logs")
-def import_logs(
-    paths: Annotated[
-        list[Path], typer.Argument(help="nba_api league game-log CSVs (.csv or .csv.gz) or directories.")
-    ],
-) -> None:
-    """Import real NBA game logs into the configured warehouse (validated first; idempotent)."""
+@contextmanager
+def _staged_progress() -> Iterator[tuple[Any, Callable[[str, int, int], None]]]:
+    """One progress bar per stage of a long command; yields the bars and the callback that feeds them."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from nba_props.importer import MalformedGameLog, import_game_logs
-    from shared.warehouse import make_warehouse
-
-    settings = _settings()
-    configure_logging(settings)
-    warehouse = make_warehouse(settings)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -358,6 +379,23 @@ def import_logs(
                 tasks[stage] = progress.add_task(stage, total=total)
             progress.update(tasks[stage], completed=done, total=total)
 
+        yield progress, report
+
+
+@app.command("import-logs")
+def import_logs(
+    paths: Annotated[
+        list[Path], typer.Argument(help="nba_api league game-log CSVs (.csv or .csv.gz) or directories.")
+    ],
+) -> None:
+    """Import real NBA game logs into the configured warehouse (validated first; idempotent)."""
+    from nba_props.importer import MalformedGameLog, import_game_logs
+    from shared.warehouse import make_warehouse
+
+    settings = _settings()
+    configure_logging(settings)
+    warehouse = make_warehouse(settings)
+    with _staged_progress() as (progress, report):
         try:
             imported = import_game_logs(warehouse, paths, progress=report)
         except MalformedGameLog as exc:
@@ -384,18 +422,20 @@ def evaluate(
     feature_set: Annotated[
         list[str] | None, typer.Option(help="Feature set(s) to train and compare: v8 (default), v8ctx.")
     ] = None,
-    iterations: Annotated[int, typer.Option(min=10, max=5000)] = 600,
-    depth: Annotated[int, typer.Option(min=2, max=10)] = 6,
-    learning_rate: Annotated[float | None, typer.Option(help="Default: CatBoost chooses.")] = None,
-    loss: Annotated[str, typer.Option(help="CatBoost loss function (RMSE, MAE, ...).")] = "RMSE",
+    # Unset: the recipe `nba-props train` uses (shared.model: MAE loss, 1000 it., lr 0.05, depth 6).
+    iterations: Annotated[int | None, typer.Option(min=10, max=5000, help="Default: 1000.")] = None,
+    depth: Annotated[int | None, typer.Option(min=2, max=10, help="Default: 6.")] = None,
+    learning_rate: Annotated[float | None, typer.Option(help="Default: 0.05.")] = None,
+    loss: Annotated[
+        str | None, typer.Option(help="CatBoost loss function (MAE, RMSE, ...). Default: MAE.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON report.")] = False,
 ) -> None:
     """Walk-forward evaluation: train on seasons up to X, predict season Y point in time, report."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from nba_props.evaluate import EvaluationConfig, evaluate_logs, markdown_report, write_report
     from nba_props.evaluate import evaluate as run_evaluation
     from nba_props.importer import MalformedGameLog
+    from shared.model import DEFAULT_DEPTH, DEFAULT_ITERATIONS, DEFAULT_LEARNING_RATE, DEFAULT_LOSS_FUNCTION
     from shared.warehouse import make_warehouse
 
     settings = _settings()
@@ -404,27 +444,14 @@ def evaluate(
         train_through=train_through,
         test_season=test,
         feature_sets=tuple(feature_set or ["v8"]),
-        iterations=iterations,
-        depth=depth,
-        learning_rate=learning_rate,
-        loss_function=loss,
+        iterations=iterations or DEFAULT_ITERATIONS,
+        depth=depth or DEFAULT_DEPTH,
+        learning_rate=learning_rate or DEFAULT_LEARNING_RATE,
+        loss_function=loss or DEFAULT_LOSS_FUNCTION,
         edge_threshold=settings.edge_threshold,
         bookmaker_priority=tuple(settings.bookmaker_priority),
     )
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
-        tasks: dict[str, Any] = {}
-
-        def report(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = progress.add_task(stage, total=total)
-            progress.update(tasks[stage], completed=done, total=total)
-
+    with _staged_progress() as (progress, report):
         try:
             if logs:
                 result = evaluate_logs(logs, config, report)

@@ -46,7 +46,15 @@ import pandas as pd
 
 from shared.context_features import feature_names
 from shared.features import HISTORY_LOOKBACK_DAYS, HISTORY_MAX_GAMES, TARGET_COLUMNS
-from shared.model import ModelBundle, recommend, train_bundle
+from shared.model import (
+    DEFAULT_DEPTH,
+    DEFAULT_ITERATIONS,
+    DEFAULT_LEARNING_RATE,
+    DEFAULT_LOSS_FUNCTION,
+    ModelBundle,
+    recommend,
+    train_bundle,
+)
 from shared.training import (
     EARLIEST,
     LATEST,
@@ -77,16 +85,16 @@ BASELINES = ("last_5", "last_10", "season_avg", "ewma", "blend")
 
 @dataclass(frozen=True)
 class EvaluationConfig:
-    """What to train on, what to test on, and the CatBoost settings (the shipped defaults)."""
+    """What to train on, what to test on, and the CatBoost settings (default: `nba-props train`'s)."""
 
     train_through: str
     test_season: str
     # The first is the model the report's target refers to; the others are compared with it.
     feature_sets: tuple[str, ...] = ("v8",)
-    iterations: int = 600
-    depth: int = 6
-    learning_rate: float | None = None
-    loss_function: str = "RMSE"
+    iterations: int = DEFAULT_ITERATIONS
+    depth: int = DEFAULT_DEPTH
+    learning_rate: float | None = DEFAULT_LEARNING_RATE
+    loss_function: str = DEFAULT_LOSS_FUNCTION
     seed: int = 0
     thread_count: int = 2
     edge_threshold: float = 1.5

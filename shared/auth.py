@@ -6,9 +6,11 @@ with the audience Terraform sets. `GoogleIdTokenVerifier` checks it with
 ``google.oauth2.id_token.verify_token`` (signature against Google's certificates, expiry, audience) and
 then the issuer, the email and ``email_verified``. Nothing here parses a token by hand.
 
-Both apps add `authenticate_state_changes` as an app-wide dependency: every request that is not a
-read (GET/HEAD/OPTIONS) needs a valid token, including routes added later. Reads (``/status``,
-``/healthz``, ``/readyz``) are left to the platform's own access control.
+Both apps add `authenticate_requests` as an app-wide dependency: with auth on, every request needs a
+valid token — writes and reads alike (``/status``, ``/report`` and ``/grade`` show the night's
+predictions and lines), including routes added later — except the health probes ``/healthz`` and
+``/readyz``, which Cloud Run's startup and liveness checks call without a token. Cloud Run's own
+invoker check is off (it strips the token's signature), so this dependency is the gate.
 
 Embedded mode serves on loopback with ``NBA_PROPS_AUTH=disabled``; `check_serving_security` refuses to
 start a service that would accept unauthenticated writes on any other address.
@@ -37,7 +39,8 @@ CLOCK_SKEW_S = 10
 # Google rotates its signing keys over days and serves the certificates with a max-age of hours.
 CERTS_TTL_S = 300.0
 CERTS_FETCH_TIMEOUT_S = 10.0
-READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# The only routes served without a token: the platform's health probes, which carry none.
+PROBE_PATHS = frozenset({"/healthz", "/readyz"})
 
 
 class AuthError(NbaPropsError):
@@ -234,19 +237,19 @@ def install_auth(app: Any, settings: Settings, service: str) -> None:
     app.state.auth_configured = True
 
 
-def authenticate_state_changes(request: Request) -> Caller:
-    """App-wide dependency: reads pass, everything else needs a valid token (when auth is on).
+def authenticate_requests(request: Request) -> Caller:
+    """App-wide dependency: with auth on, everything but the health probes needs a valid token.
 
     Synchronous on purpose: FastAPI runs it in the thread pool, where fetching certificates and the
     RSA check do not block the event loop.
     """
     if not getattr(request.app.state, "auth_configured", False):
-        # Fail closed: an app whose startup did not decide on authentication serves no writes.
-        if request.method in READ_METHODS:
+        # Fail closed: an app whose startup did not decide on authentication serves only its probes.
+        if request.url.path in PROBE_PATHS:
             return ANONYMOUS
         raise ConfigurationError("authentication was not configured at startup")
     verifier: GoogleIdTokenVerifier | None = request.app.state.auth_verifier
-    if verifier is None or request.method in READ_METHODS:
+    if verifier is None or request.url.path in PROBE_PATHS:
         return ANONYMOUS
     try:
         caller = verifier.verify(request.headers.get("authorization"))

@@ -58,6 +58,7 @@ from shared.features import (
     compute_features,
     feature_set_hash,
     frames_from_request,
+    validate_feature_frame,
 )
 
 CONTEXT_FEATURES: tuple[str, ...] = (
@@ -316,20 +317,7 @@ def feature_frame(
 
 def validate_features(frame: pd.DataFrame, feature_set: str) -> None:
     """Refuse a feature frame the model must not see (wrong columns or order, non-float, inf)."""
-    names = feature_names(feature_set)
-    got = tuple(str(c) for c in frame.columns)
-    if got != names:
-        missing = [c for c in names if c not in got]
-        extra = [c for c in got if c not in names]
-        detail = f"missing {missing}, unexpected {extra}" if missing or extra else "columns out of order"
-        raise PoisonMessage("invalid_features", detail)
-    non_float = [c for c, dtype in frame.dtypes.items() if dtype != np.float64]
-    if non_float:
-        raise PoisonMessage("invalid_features", f"non-float64 columns {non_float}")
-    values = frame.to_numpy(dtype=np.float64)
-    if np.isinf(values).any():
-        bad = [c for c, col in zip(names, values.T, strict=True) if np.isinf(col).any()]
-        raise PoisonMessage("invalid_features", f"infinite values in {bad}")
+    validate_feature_frame(frame, feature_names(feature_set))
 
 
 def request_features(request: PredictionRequest, feature_set: str) -> pd.DataFrame:

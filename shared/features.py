@@ -575,12 +575,13 @@ def _feature_matrix(history: _HistoryInput, targets: _TargetInput) -> FloatArray
     return matrix
 
 
-def validate_feature_frame(frame: pd.DataFrame) -> None:
+def validate_feature_frame(frame: pd.DataFrame, expected: Sequence[str] = V8_FEATURES) -> None:
     """Refuse a feature frame a model must not see: wrong columns or order, non-float, inf."""
+    wanted = tuple(expected)
     names = tuple(str(c) for c in frame.columns)
-    if names != V8_FEATURES:
-        missing = [c for c in V8_FEATURES if c not in names]
-        extra = [c for c in names if c not in V8_FEATURES]
+    if names != wanted:
+        missing = [c for c in wanted if c not in names]
+        extra = [c for c in names if c not in wanted]
         detail = f"missing {missing}, unexpected {extra}" if missing or extra else "columns out of order"
         raise PoisonMessage("invalid_features", detail)
     non_float = [c for c, dtype in frame.dtypes.items() if dtype != np.float64]

@@ -11,7 +11,7 @@ import structlog
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from shared.auth import AuthError, auth_error_response, authenticate_state_changes, install_auth
+from shared.auth import AuthError, auth_error_response, authenticate_requests, install_auth
 from shared.errors import NbaPropsError, QueryTimeout, WarehouseUnavailable
 from shared.limits import WORKER_MAX_BODY_BYTES, BodySizeLimit
 from shared.logging import configure_logging, get_logger, trace_field
@@ -105,7 +105,7 @@ def create_app(container: WorkerContainer | None = None, settings: Settings | No
         title="nba-props worker",
         version="1",
         lifespan=lifespan,
-        dependencies=[Depends(authenticate_state_changes)],
+        dependencies=[Depends(authenticate_requests)],
     )
     app.add_middleware(BodySizeLimit, max_bytes=WORKER_MAX_BODY_BYTES)
 

@@ -488,12 +488,15 @@ def test_the_worker_takes_only_internal_traffic_and_the_app_gates_every_write_wh
     assert set(services) == set(SERVICES)
     for service, body in services.items():
         settings = settings_from(cloud_env(service, optional=False), monkeypatch)
-        assert settings.auth is AuthMode.GOOGLE_OIDC, f"{service}: every write needs a verified ID token"
+        app_checks_tokens = settings.auth is AuthMode.GOOGLE_OIDC and bool(
+            settings.auth_audiences and settings.auth_allowed_emails
+        )
+        assert app_checks_tokens, f"{service}: every write needs an ID token the app verifies"
         # Cloud Run strips the token's signature when its invoker check is on, so the app's check
-        # needs it off (docs/reliability.md); off is allowed only with the app's check configured.
-        iam_check_off = body.get("invoker_iam_disabled") is True
-        assert iam_check_off, f"{service}: with the invoker check on, the app could verify no token"
-        assert settings.auth_audiences and settings.auth_allowed_emails
+        # needs it off (docs/reliability.md): off, and only ever with the app's check asserted above.
+        assert body.get("invoker_iam_disabled") is True, (
+            f"{service}: with Cloud Run's invoker check on, the app could verify no token"
+        )
     # With the check off a run.invoker grant would look like a gate and be none.
     invoker_grants = [kind for kind in tf.resources if kind.startswith("google_cloud_run_v2_service_iam_")]
     assert invoker_grants == []

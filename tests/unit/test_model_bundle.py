@@ -16,6 +16,9 @@ from catboost import CatBoostRegressor
 from shared.errors import ModelMismatch, ModelMissing
 from shared.features import FEATURE_SET_HASH, V8_FEATURES
 from shared.model import (
+    DEFAULT_DEPTH,
+    DEFAULT_LEARNING_RATE,
+    DEFAULT_LOSS_FUNCTION,
     FORMAT_VERSION,
     MANIFEST_FILE,
     MODEL_FILE,
@@ -87,6 +90,28 @@ def test_the_manifest_describes_the_model(bundle: ModelBundle) -> None:
     assert manifest.train_rows == 1200  # refit on every row
     assert manifest.params["iterations"] == ITERATIONS
     assert manifest.holdout.mae > 0 and manifest.holdout.rmse >= manifest.holdout.mae
+
+
+def test_the_measured_recipe_is_the_default_and_the_manifest_records_it(bundle: ModelBundle) -> None:
+    # docs/model-quality.md: MAE loss, lr 0.05, depth 6 beat RMSE with CatBoost's own rate on real logs.
+    params = bundle.manifest.params
+    assert (DEFAULT_LOSS_FUNCTION, DEFAULT_LEARNING_RATE, DEFAULT_DEPTH) == ("MAE", 0.05, 6)
+    assert params["loss_function"] == "MAE"
+    assert params["learning_rate"] == pytest.approx(0.05)
+    assert params["depth"] == 6
+
+
+def test_a_bundle_trained_with_another_loss_round_trips_with_its_own_settings(
+    training_set: tuple[pd.DataFrame, np.ndarray, pd.Series], tmp_path: Path
+) -> None:
+    features, points, dates = training_set
+    rmse = train_bundle(
+        features, points, dates=dates, iterations=ITERATIONS, loss_function="RMSE", learning_rate=None
+    )
+    loaded = ModelBundle.load(rmse.save(tmp_path / "rmse"))
+    assert loaded.manifest.params["loss_function"] == "RMSE"
+    assert loaded.manifest.params["learning_rate"] != pytest.approx(0.05)  # CatBoost chose it
+    np.testing.assert_array_equal(loaded.predict(features), rmse.predict(features))
 
 
 def test_the_holdout_is_the_last_dates(training_set: tuple[pd.DataFrame, np.ndarray, pd.Series]) -> None:

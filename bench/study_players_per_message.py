@@ -1,0 +1,138 @@
+"""Would several players per message pay? A measurement to decide on, not a feature.
+
+``python -m bench.study_players_per_message LEAGUE.duckdb MODEL_DIR`` (a league from
+``python -m bench --keep-workdir``, e.g. ``<workdir>/leagues/league_450.duckdb`` and
+``<workdir>/model``).
+
+The contract today is one player per `PredictionRequest`. This measures, in one process and
+without HTTP, the worker's CPU per player when each message carries one player (the real
+`PredictionHandler`: parse, features, model, one append per message) against a *sketch* of a
+message carrying N players (one envelope whose data is a JSON list of the same payloads, one model
+call, one append of N rows). HTTP costs per message (about 0.5 ms of the worker's CPU in FastAPI,
+more in the sender) would shrink by N as well and are not counted here. Nothing in the services
+uses the sketch.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench.loader import _NoPublisher
+from coordinator.batches import BatchCoordinator
+from shared.contracts import PredictionRequest, PushEnvelope, parse_envelope, request_from_envelope
+from shared.features import features_from_request, validate_feature_frame
+from shared.logging import configure_logging
+from shared.model import ModelBundle, recommend
+from shared.settings import LogFormat, Settings
+from shared.warehouse.duckdb import DuckDbWarehouse
+from worker.predict import PredictionHandler
+
+
+def _sketch_rows(
+    bundle: ModelBundle, requests: list[PredictionRequest], settings: Settings
+) -> list[dict[str, Any]]:
+    features = pd.concat([features_from_request(r) for r in requests], ignore_index=True)
+    validate_feature_frame(features)
+    predicted = bundle.predict(features)
+    lines = np.array([r.line.line if r.line else np.nan for r in requests], dtype=float)
+    prob_over = bundle.prob_over(predicted, lines)
+    recs = recommend(
+        predicted,
+        lines,
+        prob_over,
+        prob_under=bundle.prob_under(predicted, lines),
+        edge_threshold=settings.edge_threshold,
+        floor=settings.prediction_floor,
+        ceiling=settings.prediction_ceiling,
+    )
+    values = features.to_numpy()
+    now = datetime.now(UTC)
+    return [
+        {
+            "prediction_id": r.prediction_id(),
+            "batch_id": r.batch_id,
+            "game_date": r.game.game_date,
+            "game_id": r.game.game_id,
+            "player_id": r.player_id,
+            "player_name": r.player_name,
+            "team_abbr": r.game.team_abbr,
+            "opponent_abbr": r.game.opponent_abbr,
+            "line": r.line.line if r.line else None,
+            "bookmaker": r.line.bookmaker if r.line else None,
+            "predicted_points": rec.predicted_points,
+            "edge": rec.edge,
+            "recommendation": rec.recommendation,
+            "confidence": rec.confidence,
+            "prob_over": rec.prob_over,
+            "model_version": bundle.manifest.model_version,
+            "feature_set_hash": bundle.manifest.feature_set_hash,
+            "features_json": json.dumps(
+                {k: (None if v != v else float(v)) for k, v in zip(features.columns, row, strict=True)}
+            ),
+            "written_at": now,
+        }
+        for r, rec, row in zip(requests, recs, values, strict=True)
+    ]
+
+
+def main(league_file: Path, model_dir: Path, game_date: date | None = None) -> None:
+    settings = Settings(model_dir=model_dir, log_level="WARNING", log_format=LogFormat.CONSOLE)
+    configure_logging(settings)
+    source = DuckDbWarehouse(league_file, read_only=True)
+    try:
+        unplayed = source.sql(
+            "SELECT MIN(s.game_date) AS d FROM schedule s"
+            " WHERE NOT EXISTS (SELECT 1 FROM player_game_logs l WHERE l.game_id = s.game_id)"
+        )
+        day = game_date or pd.Timestamp(unplayed["d"].iloc[0]).date()
+        payloads = [
+            r.to_bytes() for r in BatchCoordinator(source, _NoPublisher(), settings).load(day, "s").requests
+        ]
+    finally:
+        source.close()
+    bundle = ModelBundle.load(model_dir)
+    with tempfile.TemporaryDirectory() as tmp:
+        warehouse = DuckDbWarehouse(Path(tmp) / "study.duckdb")
+        warehouse.create_schema()
+        handler = PredictionHandler(bundle, warehouse, settings)
+        bodies = [
+            json.dumps(PushEnvelope.wrap(p, {}, f"m{i}", 1, "s")).encode() for i, p in enumerate(payloads)
+        ]
+        cpu = time.process_time()
+        for body in bodies:
+            envelope = parse_envelope(body)
+            warehouse.append("predictions_raw", [handler.predict(request_from_envelope(envelope), envelope)])
+        one = (time.process_time() - cpu) / len(payloads)
+        print(f"1 player per message (today's handler): {1000 * one:.2f} ms CPU per player")
+        for size in (5, 25, 100):
+            chunks = [payloads[i : i + size] for i in range(0, len(payloads), size)]
+            envelopes = [
+                json.dumps(PushEnvelope.wrap(b"[" + b",".join(c) + b"]", {}, f"c{size}-{i}", 1, "s")).encode()
+                for i, c in enumerate(chunks)
+            ]
+            cpu = time.process_time()
+            for body in envelopes:
+                envelope = parse_envelope(body)
+                data = json.loads(base64.b64decode(envelope.message.data or ""))
+                requests = [
+                    PredictionRequest.model_validate({**p, "batch_id": f"{p['batch_id']}-{size}"})
+                    for p in data
+                ]
+                warehouse.append("predictions_raw", _sketch_rows(bundle, requests, settings))
+            many = (time.process_time() - cpu) / len(payloads)
+            print(f"{size} players per message (sketch): {1000 * many:.2f} ms CPU per player")
+        warehouse.close()
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), Path(sys.argv[2]))
