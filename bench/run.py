@@ -71,7 +71,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--model-dir", type=Path, default=None, help="use this bundle instead of training one"
     )
-    parser.add_argument("--iterations", type=int, default=300, help="CatBoost iterations when training")
+    parser.add_argument(
+        "--iterations",
+        type=int,
+        default=None,
+        help="CatBoost iterations when training (default: the recipe's)",
+    )
     parser.add_argument("--no-ablation", action="store_true", help="skip the before/after measurements")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument(
@@ -200,10 +205,7 @@ def run(args: argparse.Namespace, settings: Any, workdir: Path) -> dict[str, Any
                 for n, b in shaped.items()
             },
         },
-        "model": {
-            "dir": str(args.model_dir) if args.model_dir else "trained by the bench",
-            "iterations": args.iterations,
-        },
+        "model": _model_summary(model_dir, trained=args.model_dir is None),
         "loader": loader,
         "night": night,
         "scaling": _scaling(loader, night),
@@ -213,24 +215,48 @@ def run(args: argparse.Namespace, settings: Any, workdir: Path) -> dict[str, Any
     }
 
 
-def _train(league_file: Path, out: Path, game_date: Any, iterations: int, settings: Any) -> Path:
+def _train(league_file: Path, out: Path, game_date: Any, iterations: int | None, settings: Any) -> Path:
+    """A bundle trained with the production recipe (`train_model`'s defaults) unless told otherwise."""
     from shared.training import train_model
     from shared.warehouse.duckdb import DuckDbWarehouse
 
     began = time.perf_counter()
     warehouse = DuckDbWarehouse(league_file, read_only=True)
     try:
-        train_model(
-            warehouse,
-            out,
-            end=game_date - timedelta(days=1),
-            iterations=iterations,
-            bookmaker_priority=settings.bookmaker_priority,
-        )
+        if iterations is None:
+            manifest = train_model(
+                warehouse,
+                out,
+                end=game_date - timedelta(days=1),
+                bookmaker_priority=settings.bookmaker_priority,
+            )
+        else:
+            manifest = train_model(
+                warehouse,
+                out,
+                end=game_date - timedelta(days=1),
+                bookmaker_priority=settings.bookmaker_priority,
+                iterations=iterations,
+            )
     finally:
         warehouse.close()
-    _say(f"trained a CatBoost V8 bundle ({iterations} iterations) in {time.perf_counter() - began:.1f} s")
+    _say(
+        f"trained a CatBoost V8 bundle ({manifest.params.get('iterations')} iterations) "
+        f"in {time.perf_counter() - began:.1f} s"
+    )
     return out
+
+
+def _model_summary(model_dir: Path, *, trained: bool) -> dict[str, Any]:
+    from shared.model import ModelBundle
+
+    manifest = ModelBundle.load(model_dir).manifest
+    return {
+        "source": "trained by the bench" if trained else str(model_dir),
+        "model_version": manifest.model_version,
+        "feature_set": manifest.feature_set,
+        "params": manifest.params,
+    }
 
 
 def _emulator_rows(leagues: list[Any], settings: Any, game_date: Any, repeats: int) -> list[dict[str, Any]]:
@@ -380,19 +406,21 @@ def print_tables(results: dict[str, Any]) -> None:
         f"load {machine['load_average_at_start']} → {machine['load_average_at_end']}"
     )
     loader = Table(title="Loader: batch (3 queries) vs per-player (the old way)")
-    for column in (
+    loader_columns = (
         "backend",
         "players",
         "batch s",
         "per-player s",
         "ratio",
-        "queries batch / per-player",
+        "queries only",
+        "queries",
         "same",
-    ):
+    )
+    for column in loader_columns:
         loader.add_column(column, justify="right" if column not in {"backend"} else "left")
     for row in results["loader"]:
         if "batch_s" not in row:
-            loader.add_row(row["backend"], "—", "—", "—", "—", row.get("reason", "")[:60], "—")
+            loader.add_row(row["backend"], "—", "—", "—", "—", "—", row.get("reason", "")[:60], "—")
             continue
         loader.add_row(
             row["backend"],
@@ -400,6 +428,7 @@ def print_tables(results: dict[str, Any]) -> None:
             f"{row['batch_s']:.3f}",
             f"{row['per_player_s']:.2f}",
             f"{row['ratio']}x",
+            f"{row['batch_query_s']:.3f} vs {row['per_player_query_s']:.2f} s: {row['query_ratio']}x",
             f"{row['batch_queries']} / {row['per_player_queries']}",
             "yes" if row["same_messages"] else "NO",
         )

@@ -148,7 +148,7 @@ def create_app(container: CoordinatorContainer | None = None, settings: Settings
                 app.state.container.close()
 
     # Every state-changing route (POST), including routers added later, needs a Google ID token when
-    # auth is on; request bodies are small (docs/reliability.md).
+    # auth is on; request bodies are small (README.md, Reliability and security).
     app = FastAPI(
         title="nba-props coordinator",
         version="1",

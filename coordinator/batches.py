@@ -443,7 +443,7 @@ class BatchCoordinator:
             ],
         }
 
-    # -- stalls, finalizing and resuming (docs/reliability.md) ----------------------------------
+    # -- stalls, finalizing and resuming (README.md, Reliability and security) -----------------------
 
     def check_stalls(self) -> dict[str, Any]:
         """Finalize every active batch without a write for NBA_PROPS_STALL_AFTER_S (Cloud Scheduler)."""

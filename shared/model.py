@@ -16,7 +16,7 @@ empirical distribution of (actual - predicted) on a chronological holdout, store
 The spread of points grows with the prediction (a 30-point scorer misses by more than a 5-point
 one), so when the holdout is large enough the residual quantiles are kept per bin of the predicted
 value (`ResidualBins`) and a prediction is calibrated with its own bin's; the pooled quantiles stay
-in the manifest as well. Measured on real logs (docs/model-quality.md), the pooled version was
+in the manifest as well. Measured on real logs (README.md, Model quality), the pooled version was
 overconfident for the prop-like population; the binned one is within a few points.
 """
 
@@ -53,7 +53,7 @@ MAX_PREDICTION_BINS = 8
 MIN_RESIDUALS_PER_BIN = 500
 
 # The training recipe `nba-props train`, `train_model` and `nba-props evaluate` use by default. Measured
-# on the real 2015-24 logs (docs/model-quality.md: train ≤ 2022-23, test 2023-24), MAE loss with 1000
+# on the real 2015-24 logs (README.md, Model quality: train ≤ 2022-23, test 2023-24), MAE loss with 1000
 # iterations at learning rate 0.05 gives a prop-like MAE of 5.400 against 5.451 for RMSE with 600
 # iterations and CatBoost's own learning rate: points are right-skewed, and the median is the number
 # that splits over and under evenly.

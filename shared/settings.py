@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     prediction_floor: float = Field(default=0.0, ge=0)
     prediction_ceiling: float = Field(default=60.0, gt=0, le=100)
 
-    # Grading and alerts (docs/monitoring.md). Thresholds first, then where alerts go.
+    # Grading and alerts (README.md, Grading, alerts and monitoring). Thresholds first, then where alerts go.
     grading_coverage_min: float = Field(default=0.90, ge=0, le=1)
     alert_prediction_min_points: float = Field(default=2.0, ge=0)
     alert_prediction_max_points: float = Field(default=55.0, gt=0)
@@ -100,8 +100,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     gcp_project_for_trace: str | None = None
 
-    # Who may call the state-changing endpoints (docs/reliability.md). `disabled` is refused at
-    # startup unless the service binds loopback only; `google_oidc` verifies Google-signed ID tokens.
+    # Who may call (README.md, Reliability and security). `disabled` is refused at startup unless
+    # the service binds loopback only; `google_oidc` verifies Google-signed ID tokens.
     auth: AuthMode = AuthMode.DISABLED
     auth_audiences: Annotated[list[str], NoDecode] = Field(default_factory=list)
     auth_allowed_emails: Annotated[list[str], NoDecode] = Field(default_factory=list)

@@ -1,6 +1,6 @@
 # nba-props on GCP: BigQuery holds the data, the coordinator (Cloud Run) loads the night's slate and
 # publishes one Pub/Sub message per player, the worker (Cloud Run) predicts from each pushed message,
-# and Cloud Scheduler drives the night. docs/deploy-operate.md walks through it.
+# and Cloud Scheduler drives the night. README.md, Deploy and Operate walks through it.
 
 data "google_project" "this" {
   project_id = var.project_id
@@ -51,7 +51,7 @@ locals {
     NBA_PROPS_PUBSUB_TOPIC          = google_pubsub_topic.requests.name
     NBA_PROPS_GCP_PROJECT_FOR_TRACE = var.project_id
     # Only Cloud Scheduler's identity may change state (/start, /grade, the stall check, finalize,
-    # resume); operators calling by hand impersonate it (docs/deploy-operate.md).
+    # resume); operators calling by hand impersonate it (README.md, Deploy and Operate).
     NBA_PROPS_AUTH                = "google_oidc"
     NBA_PROPS_AUTH_AUDIENCES      = local.coordinator_audience
     NBA_PROPS_AUTH_ALLOWED_EMAILS = google_service_account.scheduler.email

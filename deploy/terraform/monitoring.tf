@@ -1,4 +1,4 @@
-# Alerts. docs/deploy-operate.md ("Runbook") says what each one means and what to do; the
+# Alerts. README.md, Deploy and Operate ("Runbook") says what each one means and what to do; the
 # documentation block of each policy points there.
 
 resource "google_monitoring_notification_channel" "email" {
@@ -15,7 +15,7 @@ resource "google_monitoring_notification_channel" "email" {
 
 locals {
   notification_channels = google_monitoring_notification_channel.email[*].id
-  runbook               = "docs/deploy-operate.md, section \"Runbook\""
+  runbook               = "README.md, Deploy and Operate, section \"Runbook\""
   service_names         = [google_cloud_run_v2_service.coordinator.name, google_cloud_run_v2_service.worker.name]
 }
 
@@ -126,7 +126,7 @@ resource "google_monitoring_alert_policy" "service_error" {
   }
 }
 
-# The application's own alerts (shared/alerts.py, docs/monitoring.md): each is one `Alert` log event
+# The application's own alerts (shared/alerts.py, README.md, Grading, alerts and monitoring): each is one `Alert` log event
 # at its severity. ERROR and CRITICAL ones already match "a service logged an error" above; this
 # policy adds the WARNING ones (prediction bias or range, grading coverage, hit rate). Only the
 # deliveries the alert manager claimed: duplicates and rate-limited raises are not mailed again.
@@ -163,7 +163,7 @@ resource "google_monitoring_alert_policy" "coordinator_warning" {
 # -- Where the application sends its alerts besides the log ----------------------------------------
 
 # The Slack-compatible webhook URL (NBA_PROPS_ALERT_WEBHOOK_URL) is a credential: it lives in this
-# secret, whose versions an operator adds with gcloud (docs/deploy-operate.md), so the value is in
+# secret, whose versions an operator adds with gcloud (README.md, Deploy and Operate), so the value is in
 # neither this configuration nor the Terraform state. The secret exists even while no version is
 # used: Cloud Run refuses a revision that references a secret version that does not exist yet, so
 # the secret must be there before var.alert_webhook_secret_version can name one of its versions.

@@ -1,7 +1,7 @@
 # The fan-out: the coordinator publishes one message per player to `requests`; the push
 # subscription delivers each to the worker's push route with an OIDC token. A message the worker
 # keeps failing is moved to the dead-letter topic after local.max_delivery_attempts deliveries,
-# where a pull subscription keeps it for inspection and replay (docs/deploy-operate.md, "Operate").
+# where a pull subscription keeps it for inspection and replay (README.md, Deploy and Operate, "Operate").
 
 resource "google_pubsub_topic" "requests" {
   # checkov:skip=CKV_GCP_83:Messages carry public-sports features for one night and live minutes; Google-managed encryption suffices.

@@ -9,7 +9,7 @@ resource "google_cloud_run_v2_service" "coordinator" {
   ingress             = "INGRESS_TRAFFIC_ALL"
   deletion_protection = var.deletion_protection
 
-  # The application is the gate, not Cloud Run IAM (docs/reliability.md, "Deploying it"). With its
+  # The application is the gate, not Cloud Run IAM (README.md, Reliability and security, "Deploying it"). With its
   # invoker check on, Cloud Run verifies the caller's ID token and then strips the token's
   # signature before the request reaches the container, so shared/auth.py could verify nothing and
   # would refuse every call. With the check off, every state-changing route (POST /start, /grade,

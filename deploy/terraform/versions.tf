@@ -11,7 +11,7 @@ terraform {
 
   # State is local by default. For a team, keep it in a bucket instead: create one, then add
   #   backend "gcs" { bucket = "<project>-tfstate"  prefix = "nba-props" }
-  # here and run `terraform init -migrate-state` (docs/deploy-operate.md, "Deploy").
+  # here and run `terraform init -migrate-state` (README.md, Deploy and Operate, "Deploy").
 }
 
 provider "google" {

@@ -4,7 +4,7 @@ It runs the same BigQuery Standard SQL files as `DuckDbWarehouse` (there transpi
 tables stay unqualified and every job gets the dataset as its default dataset. Views are the
 exception (BigQuery refuses a view without dataset-qualified tables) and are qualified when created.
 
-Why it is built this way (docs/cloud-mode.md has the longer story):
+Why it is built this way (README.md, Cloud mode has the longer story):
 
 - **Timeouts.** Every job carries ``job_timeout_ms`` (the server stops it), and the client waits for
   it by polling ``jobs.get`` until a deadline: ``QueryJob.result(timeout=...)`` overshoots, because

@@ -1,4 +1,4 @@
-"""`make bench` end to end at toy size: the results file has the shape docs/performance.md describes.
+"""`make bench` end to end at toy size: the results file has the shape README.md, Performance describes.
 
 Benchmarks are not timed tests: nothing here asserts a duration, only that a tiny run (slates of 10
 and 30 players, DuckDB, one night per layout) completes and reports what it measured, consistently.
@@ -42,7 +42,10 @@ def results(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> dict[s
     return loaded
 
 
-def test_the_results_describe_the_machine_they_were_measured_on(results: dict[str, Any]) -> None:
+def test_the_results_describe_the_machine_and_the_model_they_were_measured_with(
+    results: dict[str, Any],
+) -> None:
+    assert results["model"]["feature_set"] == "v8" and results["model"]["model_version"]
     machine = results["machine"]
     assert machine["logical_cpus"] >= 1 and machine["python"].count(".") == 2
     assert machine["packages"]["duckdb"] and _number(machine["fsync_ms_median"])

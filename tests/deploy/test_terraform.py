@@ -493,7 +493,8 @@ def test_the_worker_takes_only_internal_traffic_and_the_app_gates_every_write_wh
         )
         assert app_checks_tokens, f"{service}: every write needs an ID token the app verifies"
         # Cloud Run strips the token's signature when its invoker check is on, so the app's check
-        # needs it off (docs/reliability.md): off, and only ever with the app's check asserted above.
+        # needs it off (README.md, Reliability and security): off, and only ever with the
+        # app check asserted above.
         assert body.get("invoker_iam_disabled") is True, (
             f"{service}: with Cloud Run's invoker check on, the app could verify no token"
         )

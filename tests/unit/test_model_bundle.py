@@ -93,7 +93,7 @@ def test_the_manifest_describes_the_model(bundle: ModelBundle) -> None:
 
 
 def test_the_measured_recipe_is_the_default_and_the_manifest_records_it(bundle: ModelBundle) -> None:
-    # docs/model-quality.md: MAE loss, lr 0.05, depth 6 beat RMSE with CatBoost's own rate on real logs.
+    # README.md, Model quality: MAE loss, lr 0.05, depth 6 beat RMSE with CatBoost's own rate on real logs.
     params = bundle.manifest.params
     assert (DEFAULT_LOSS_FUNCTION, DEFAULT_LEARNING_RATE, DEFAULT_DEPTH) == ("MAE", 0.05, 6)
     assert params["loss_function"] == "MAE"
