@@ -121,14 +121,8 @@ HISTORY_LOOKBACK_DAYS = 550
 
 HISTORY_COLUMNS: tuple[str, ...] = ("player_id", *HistoryTable.model_fields)
 
-TARGET_COLUMNS: tuple[str, ...] = (
-    "player_id",
-    "game_id",
-    "game_date",
-    "season",
-    "phase",
-    "is_home",
-    "opponent_team_id",
+# Season-to-date team and opponent context of a game, as the slate query and training_context.sql give it.
+CONTEXT_COLUMNS: tuple[str, ...] = (
     "team_pace",
     "team_off_rating",
     "team_win_pct",
@@ -139,6 +133,17 @@ TARGET_COLUMNS: tuple[str, ...] = (
     "opponent_paint_share_allowed",
     "opponent_mid_share_allowed",
     "opponent_three_share_allowed",
+)
+
+TARGET_COLUMNS: tuple[str, ...] = (
+    "player_id",
+    "game_id",
+    "game_date",
+    "season",
+    "phase",
+    "is_home",
+    "opponent_team_id",
+    *CONTEXT_COLUMNS,
     "injury_status",
     "line",
     "opening_line",
@@ -158,19 +163,6 @@ FATIGUE_MINUTES = 144.0
 REST_DAYS_CAP = 7.0
 
 _NULLABLE_STATS = ("fga", "fg3m", "fg3a", "ftm", "fta", "tov", "points_paint", "points_mid_range")
-_CONTEXT_NUMBERS = (
-    "team_pace",
-    "team_off_rating",
-    "team_win_pct",
-    "team_rest_days",
-    "opponent_def_rating",
-    "opponent_pace",
-    "opponent_rest_days",
-    "opponent_paint_share_allowed",
-    "opponent_mid_share_allowed",
-    "opponent_three_share_allowed",
-)
-
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
@@ -345,7 +337,7 @@ class _TargetInput:
     day: IntArray
     season: npt.NDArray[np.object_]
     opponent: IntArray
-    context: dict[str, FloatArray]  # _CONTEXT_NUMBERS
+    context: dict[str, FloatArray]  # CONTEXT_COLUMNS
     is_home: FloatArray  # 1.0 / 0.0 / NaN
     phase: npt.NDArray[np.object_]
     injury_status: npt.NDArray[np.object_]
@@ -369,7 +361,7 @@ def _target_input(targets: pd.DataFrame) -> _TargetInput:
         day=_days(targets["game_date"], "targets.game_date"),
         season=_strings(targets["season"]),
         opponent=_ints(targets["opponent_team_id"], "targets.opponent_team_id"),
-        context={name: _floats(targets[name]) for name in _CONTEXT_NUMBERS},
+        context={name: _floats(targets[name]) for name in CONTEXT_COLUMNS},
         is_home=_flags(targets["is_home"]),
         phase=_strings(targets["phase"]),
         injury_status=_strings(targets["injury_status"]),
@@ -632,7 +624,7 @@ def frames_from_request(request: PredictionRequest) -> tuple[pd.DataFrame, pd.Da
         "phase": np.array([game.phase], dtype=object),
         "is_home": np.array([game.is_home], dtype=bool),
         "opponent_team_id": np.array([game.opponent_team_id], dtype=np.int64),
-        **{name: np.array([_or_nan(getattr(game, name))], dtype=np.float64) for name in _CONTEXT_NUMBERS},
+        **{name: np.array([_or_nan(getattr(game, name))], dtype=np.float64) for name in CONTEXT_COLUMNS},
         "injury_status": np.array([request.injury_status], dtype=object),
         "line": np.array([line.line if line else np.nan], dtype=np.float64),
         "opening_line": np.array([_or_nan(line.opening_line) if line else np.nan], dtype=np.float64),
@@ -665,7 +657,7 @@ def features_from_request(request: PredictionRequest) -> pd.DataFrame:
         season=np.array([game.season], dtype=object),
         opponent=np.array([game.opponent_team_id], dtype=np.int64),
         context={
-            name: np.array([_or_nan(getattr(game, name))], dtype=np.float64) for name in _CONTEXT_NUMBERS
+            name: np.array([_or_nan(getattr(game, name))], dtype=np.float64) for name in CONTEXT_COLUMNS
         },
         is_home=np.array([1.0 if game.is_home else 0.0]),
         phase=np.array([game.phase], dtype=object),

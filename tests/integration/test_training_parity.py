@@ -22,7 +22,13 @@ import pandas as pd
 import pytest
 
 from shared.contracts import PredictionRequest
-from shared.features import V8_FEATURES, compute_features, frames_from_request, history_params
+from shared.features import (
+    CONTEXT_COLUMNS,
+    V8_FEATURES,
+    compute_features,
+    frames_from_request,
+    history_params,
+)
 from shared.lines import choose_lines
 from shared.model import ModelBundle
 from shared.payloads import build_requests
@@ -257,18 +263,7 @@ def training(
     return build_training_frame(warehouse, days.min(), days.max(), PRIORITY)
 
 
-CONTEXT = [
-    "team_pace",
-    "team_off_rating",
-    "team_win_pct",
-    "team_rest_days",
-    "opponent_def_rating",
-    "opponent_pace",
-    "opponent_rest_days",
-    "opponent_paint_share_allowed",
-    "opponent_mid_share_allowed",
-    "opponent_three_share_allowed",
-]
+CONTEXT = list(CONTEXT_COLUMNS)
 
 
 FROM_SQL_AGGREGATES = {
