@@ -57,7 +57,7 @@ from shared.features import (
     V8_FEATURES,
     compute_features,
     feature_set_hash,
-    frames_from_request,
+    features_from_request,
     validate_feature_frame,
 )
 
@@ -321,10 +321,13 @@ def validate_features(frame: pd.DataFrame, feature_set: str) -> None:
 
 
 def request_features(request: PredictionRequest, feature_set: str) -> pd.DataFrame:
-    """The worker's validated feature row for one message: V8 from the payload's game and history,
-    the context features (for "v8ctx") from ``request.context``, which the coordinator computed."""
-    history, target = frames_from_request(request)
-    context = context_frame([request.context]) if feature_names(feature_set) != V8_FEATURES else None
-    features = feature_frame(history, target, feature_set, context)
+    """The worker's validated feature row for one message: V8 straight from the payload's game and
+    history (no DataFrames built first; tests hold it equal to the frame path), plus, for "v8ctx",
+    the context features from ``request.context``, which the coordinator computed."""
+    names = feature_names(feature_set)
+    features = features_from_request(request)
+    if names != V8_FEATURES:
+        extra = context_frame([request.context]).set_axis(features.index)
+        features = pd.concat([features, extra], axis=1)[list(names)]
     validate_features(features, feature_set)
     return features
