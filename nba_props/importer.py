@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nba_props.nba_teams import ABBREVIATION_ALIASES, NBA_TEAMS, team_by_id
+from nba_props.nba_teams import ABBREVIATION_ALIASES, NBA_TEAMS, team_by_id, teams_frame
 from shared.schema import ColumnType, table
 from shared.team_stats import team_game_stats
 from shared.warehouse import Warehouse
@@ -385,22 +385,6 @@ def _frames(rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
         "player_game_logs": logs,
         "team_game_stats": conform(team_game_stats(logs), "team_game_stats"),
     }
-
-
-def teams_frame() -> pd.DataFrame:
-    """The 30 franchises as ``teams`` rows."""
-    return pd.DataFrame(
-        {
-            "team_id": [t.team_id for t in NBA_TEAMS],
-            "abbreviation": [t.abbreviation for t in NBA_TEAMS],
-            "name": [t.name for t in NBA_TEAMS],
-            "conference": [t.conference.value for t in NBA_TEAMS],
-            "arena_name": [t.arena_name for t in NBA_TEAMS],
-            "arena_lat": [t.arena_lat for t in NBA_TEAMS],
-            "arena_lon": [t.arena_lon for t in NBA_TEAMS],
-            "time_zone": [t.time_zone for t in NBA_TEAMS],
-        }
-    )
 
 
 def conform(frame: pd.DataFrame, table_name: str) -> pd.DataFrame:

@@ -32,7 +32,7 @@ import numpy.typing as npt
 import pandas as pd
 from pandas.api.extensions import ExtensionDtype
 
-from nba_props.nba_teams import NBA_TEAMS, Conference
+from nba_props.nba_teams import NBA_TEAMS, Conference, teams_frame
 from shared.schema import ColumnType, Table, table
 from shared.team_stats import team_game_stats
 from shared.warehouse import Warehouse
@@ -285,7 +285,7 @@ def generate_league(
     box_scores = _conform(all_logs.loc[all_logs["game_date"] <= cutoff], "player_game_logs")
 
     return League(
-        teams=_conform(_teams_frame(), "teams"),
+        teams=_conform(teams_frame(), "teams"),
         players=_conform(_players_frame(rosters), "players"),
         schedule=_conform(schedule_frame, "schedule"),
         player_game_logs=box_scores,
@@ -1238,21 +1238,6 @@ def _injury_reports(slate: pd.DataFrame, horizon: pd.Timestamp) -> pd.DataFrame:
 
 
 # -- frames -------------------------------------------------------------------------------------------
-
-
-def _teams_frame() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "team_id": [t.team_id for t in NBA_TEAMS],
-            "abbreviation": [t.abbreviation for t in NBA_TEAMS],
-            "name": [t.name for t in NBA_TEAMS],
-            "conference": [t.conference.value for t in NBA_TEAMS],
-            "arena_name": [t.arena_name for t in NBA_TEAMS],
-            "arena_lat": [t.arena_lat for t in NBA_TEAMS],
-            "arena_lon": [t.arena_lon for t in NBA_TEAMS],
-            "time_zone": [t.time_zone for t in NBA_TEAMS],
-        }
-    )
 
 
 def _players_frame(rosters: _Rosters) -> pd.DataFrame:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 
+import pandas as pd
+
 
 class Conference(StrEnum):
     EAST = "East"
@@ -404,3 +406,19 @@ def team_by_abbreviation(abbreviation: str) -> NbaTeam:
 def team_by_id(team_id: int) -> NbaTeam:
     """The team with this nba_api team id; KeyError if none."""
     return _BY_ID[int(team_id)]
+
+
+def teams_frame() -> pd.DataFrame:
+    """The 30 franchises as ``teams`` rows (the synthetic league and the importer both load these)."""
+    return pd.DataFrame(
+        {
+            "team_id": [t.team_id for t in NBA_TEAMS],
+            "abbreviation": [t.abbreviation for t in NBA_TEAMS],
+            "name": [t.name for t in NBA_TEAMS],
+            "conference": [t.conference.value for t in NBA_TEAMS],
+            "arena_name": [t.arena_name for t in NBA_TEAMS],
+            "arena_lat": [t.arena_lat for t in NBA_TEAMS],
+            "arena_lon": [t.arena_lon for t in NBA_TEAMS],
+            "time_zone": [t.time_zone for t in NBA_TEAMS],
+        }
+    )
