@@ -29,7 +29,7 @@ demo: $(STAMP)
 EVAL_LOGS ?= ../shared/data/nba-player-game-logs
 eval-real: $(STAMP)
 	$(BIN)/nba-props evaluate --logs $(EVAL_LOGS) --train-through 2022-23 --test 2023-24 \
-		--feature-set v8 --feature-set v8ctx --out data/eval-real
+		--feature-set v8 --feature-set v8hist --feature-set v8ctx --out data/eval-real
 
 # Benchmarks (docs in the README's Performance section): ~10 minutes, writes bench/results.json.
 bench: $(STAMP) emulator

@@ -113,7 +113,10 @@ def train(
         int | None, typer.Option(min=10, max=5000, help="Default: the recipe's (shared.model, 1000).")
     ] = None,
     feature_set: Annotated[
-        str, typer.Option(help="v8 (the default contract) or v8ctx (V8 + context features).")
+        str,
+        typer.Option(
+            help="v8 (the default contract), v8hist (V8 + long-memory history) or v8ctx (V8 + context)."
+        ),
     ] = "v8",
 ) -> None:
     """Train CatBoost V8 on the warehouse and write the model bundle to NBA_PROPS_MODEL_DIR.
@@ -420,7 +423,8 @@ def evaluate(
         typer.Option(help="Evaluate on these game-log files (imported into a temporary DuckDB) instead."),
     ] = None,
     feature_set: Annotated[
-        list[str] | None, typer.Option(help="Feature set(s) to train and compare: v8 (default), v8ctx.")
+        list[str] | None,
+        typer.Option(help="Feature set(s) to train and compare: v8 (default), v8hist, v8ctx."),
     ] = None,
     # Unset: the recipe `nba-props train` uses (shared.model: MAE loss, 1000 it., lr 0.05, depth 6).
     iterations: Annotated[int | None, typer.Option(min=10, max=5000, help="Default: 1000.")] = None,

@@ -44,7 +44,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from shared.context_features import feature_names
+from shared.context_features import feature_names, union_of
 from shared.features import HISTORY_LOOKBACK_DAYS, HISTORY_MAX_GAMES, TARGET_COLUMNS
 from shared.model import (
     DEFAULT_DEPTH,
@@ -248,12 +248,13 @@ def _choose_half_life(frame: pd.DataFrame, train: npt.NDArray[np.bool_]) -> floa
 
 
 def evaluation_frame(
-    warehouse: Warehouse, bookmaker_priority: Sequence[str], feature_set: str = "v8"
+    warehouse: Warehouse, bookmaker_priority: Sequence[str], feature_sets: Sequence[str] = ("v8",)
 ) -> pd.DataFrame:
-    """Every played game in the warehouse: features (the training path), points, meta, baselines."""
+    """Every played game in the warehouse: the features of every named set (the training path),
+    points, meta, baselines."""
     targets = load_training_targets(warehouse, EARLIEST, LATEST, bookmaker_priority)
     history = load_training_history(warehouse, targets, EARLIEST, LATEST)
-    features, points, meta = training_frame(targets, history, feature_set=feature_set)
+    features, points, meta = training_frame(targets, history, columns=union_of(feature_sets))
     window = window_baselines(history, targets[list(TARGET_COLUMNS)])
     frame = pd.concat(
         [
@@ -270,15 +271,6 @@ def evaluation_frame(
     return frame
 
 
-def _widest(feature_sets: Sequence[str]) -> str:
-    """The feature set whose features include every other's (so one frame serves them all)."""
-    for candidate in sorted(feature_sets, key=lambda name: -len(feature_names(name))):
-        names = set(feature_names(candidate))
-        if all(set(feature_names(other)) <= names for other in feature_sets):
-            return candidate
-    raise ValueError(f"no feature set among {list(feature_sets)} includes all the others")
-
-
 def model_column(feature_set: str) -> str:
     return f"catboost_{feature_set}"
 
@@ -293,7 +285,7 @@ def evaluate(
         raise ValueError("name at least one feature set")
     if progress:
         progress("Building features", 0, 1)
-    frame = evaluation_frame(warehouse, config.bookmaker_priority, _widest(config.feature_sets))
+    frame = evaluation_frame(warehouse, config.bookmaker_priority, config.feature_sets)
     if progress:
         progress("Building features", 1, 1)
     seasons = frame["season"].astype(str)

@@ -53,6 +53,8 @@ import pandas as pd
 from shared.contracts import PredictionRequest
 from shared.errors import PoisonMessage
 from shared.features import (
+    HISTORY_DERIVED_FEATURES,
+    HISTORY_FEATURES,
     TARGET_COLUMNS,
     V8_FEATURES,
     compute_features,
@@ -79,8 +81,15 @@ CONTEXT_FEATURES: tuple[str, ...] = (
 
 V8CTX_FEATURES: tuple[str, ...] = (*V8_FEATURES, *CONTEXT_FEATURES)
 
-# Every feature set this code computes, by the name a bundle's manifest gives.
-FEATURE_SETS: Mapping[str, tuple[str, ...]] = {"v8": V8_FEATURES, "v8ctx": V8CTX_FEATURES}
+V8HIST_FEATURES: tuple[str, ...] = (*V8_FEATURES, *HISTORY_FEATURES)
+
+# Every feature set this code computes, by the name a bundle's manifest gives. V8 is the default
+# contract; the others ship only as separately versioned bundles (README, Model quality).
+FEATURE_SETS: Mapping[str, tuple[str, ...]] = {
+    "v8": V8_FEATURES,
+    "v8ctx": V8CTX_FEATURES,
+    "v8hist": V8HIST_FEATURES,
+}
 FEATURE_SET_HASHES: Mapping[str, str] = {
     name: feature_set_hash(names) for name, names in FEATURE_SETS.items()
 }
@@ -299,20 +308,37 @@ def feature_names(feature_set: str) -> tuple[str, ...]:
         ) from None
 
 
+def union_of(feature_sets: Sequence[str]) -> tuple[str, ...]:
+    """Every feature of the named sets, each once, in order of first appearance."""
+    return tuple(dict.fromkeys(name for fs in feature_sets for name in feature_names(fs)))
+
+
 def feature_frame(
     history: pd.DataFrame, targets: pd.DataFrame, feature_set: str, context: pd.DataFrame | None = None
 ) -> pd.DataFrame:
-    """The features of ``feature_set`` for every target: V8, plus the context features for "v8ctx".
+    """The features of ``feature_set`` for every target (see `feature_columns`)."""
+    return feature_columns(history, targets, feature_names(feature_set), context)
+
+
+def feature_columns(
+    history: pd.DataFrame,
+    targets: pd.DataFrame,
+    names: Sequence[str],
+    context: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The features ``names`` for every target: those of the history and the game (V8, the
+    long-memory ones) from `compute_features`, the context features from ``context``.
 
     ``context`` holds the context features already computed (serving: from the payload); without it
     they are computed from ``targets``, which then needs `CONTEXT_INPUT_COLUMNS` (training).
     """
-    names = feature_names(feature_set)
-    v8 = compute_features(history, targets[list(TARGET_COLUMNS)])
-    if names == V8_FEATURES:
-        return v8
+    wanted = list(names)
+    own = [name for name in wanted if name in HISTORY_DERIVED_FEATURES]
+    base = compute_features(history, targets[list(TARGET_COLUMNS)], own)
+    if len(own) == len(wanted):
+        return base[wanted]
     extra = context if context is not None else context_features(targets)
-    return pd.concat([v8, extra.set_axis(v8.index)], axis=1)[list(names)]
+    return pd.concat([base, extra.set_axis(base.index)], axis=1)[wanted]
 
 
 def validate_features(frame: pd.DataFrame, feature_set: str) -> None:
@@ -321,12 +347,14 @@ def validate_features(frame: pd.DataFrame, feature_set: str) -> None:
 
 
 def request_features(request: PredictionRequest, feature_set: str) -> pd.DataFrame:
-    """The worker's validated feature row for one message: V8 straight from the payload's game and
-    history (no DataFrames built first; tests hold it equal to the frame path), plus, for "v8ctx",
-    the context features from ``request.context``, which the coordinator computed."""
+    """The worker's validated feature row for one message: V8 (and for "v8hist" the long-memory
+    features) straight from the payload's game and history (no DataFrames built first; tests hold it
+    equal to the frame path), plus, for "v8ctx", the context features from ``request.context``,
+    which the coordinator computed."""
     names = feature_names(feature_set)
-    features = features_from_request(request)
-    if names != V8_FEATURES:
+    own = [name for name in names if name in HISTORY_DERIVED_FEATURES]
+    features = features_from_request(request, own)
+    if len(own) != len(names):
         extra = context_frame([request.context]).set_axis(features.index)
         features = pd.concat([features, extra], axis=1)[list(names)]
     validate_features(features, feature_set)

@@ -49,6 +49,17 @@ Definitions ("window" = the history window above; "last k" = its last min(k, n) 
 - minutes_avg_last_10: mean minutes over the last 10 games.
 - ppm_avg_last_10: sum of points / sum of minutes over the last 10 games.
 
+The long-memory history features (`HISTORY_FEATURES`; not V8: feature set "v8hist" adds them, see
+`shared.context_features`), from the same window and the same payload history:
+
+- points_ewma_5 / _10 / _20, minutes_ewma_10: exponentially weighted mean over the window's games,
+  weight 0.5 ** (lag / half-life) with lag 0 the latest game (NaN without games).
+- points_avg_window / minutes_avg_window: mean over every window game (up to 82, any season).
+- fga_avg_last_10 / fta_avg_last_10 / fg3a_avg_last_10: mean attempts over the last 10 games (NaN if
+  any of them lacks the stat).
+- minutes_last_game: minutes of the latest window game (NaN without games).
+- days_since_last_game: D minus the latest window game's date (NaN without games).
+
 A valid line is a finite number strictly between `LINE_MIN` and `LINE_MAX` (the contract's bounds);
 anything else counts as no line, in training and in serving alike.
 """
@@ -114,6 +125,23 @@ def feature_set_hash(names: Sequence[str]) -> str:
 
 FEATURE_SET_HASH = feature_set_hash(V8_FEATURES)
 
+# Long-memory features from the same history window (module docstring); feature set "v8hist".
+HISTORY_FEATURES: tuple[str, ...] = (
+    "points_ewma_5",
+    "points_ewma_10",
+    "points_ewma_20",
+    "minutes_ewma_10",
+    "points_avg_window",
+    "minutes_avg_window",
+    "fga_avg_last_10",
+    "fta_avg_last_10",
+    "fg3a_avg_last_10",
+    "minutes_last_game",
+    "days_since_last_game",
+)
+# Everything `compute_features` can compute, in a fixed order.
+HISTORY_DERIVED_FEATURES: tuple[str, ...] = (*V8_FEATURES, *HISTORY_FEATURES)
+
 # The history window every feature is computed over. The coordinator must fetch exactly this window
 # (see `history_params`); a different window would be a training/serving skew.
 HISTORY_MAX_GAMES = 82
@@ -162,6 +190,7 @@ LINE_MAX = 100.0
 FATIGUE_MINUTES = 144.0
 REST_DAYS_CAP = 7.0
 
+_CHUNK = 20_000  # targets per gather in _long_memory
 _NULLABLE_STATS = ("fga", "fg3m", "fg3a", "ftm", "fta", "tov", "points_paint", "points_mid_range")
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -314,7 +343,7 @@ class _Windows:
 _VALUE_COLUMNS = (
     "points",
     "minutes",
-    *("fga", "fg3m", "ftm", "fta", "tov", "points_paint", "points_mid_range"),
+    *("fga", "fg3m", "fg3a", "ftm", "fta", "tov", "points_paint", "points_mid_range"),
 )
 
 
@@ -472,6 +501,56 @@ def _last_week(h: _History, w: _Windows) -> dict[str, FloatArray]:
     }
 
 
+_LAGS = np.arange(HISTORY_MAX_GAMES)
+_DECAY = {half_life: 0.5 ** (_LAGS / half_life) for half_life in (5.0, 10.0, 20.0)}
+
+
+def _long_memory(h: _History, t: _Targets, w: _Windows) -> dict[str, FloatArray]:
+    """`HISTORY_FEATURES`, a chunk of targets at a time (training on every log stays within a few
+    hundred MB)."""
+    n = len(t.day)
+    out = {name: np.empty(n) for name in HISTORY_FEATURES}
+    for lo in range(0, n, _CHUNK):
+        hi = min(lo + _CHUNK, n)
+        chunk = _long_memory_chunk(h, t.day[lo:hi], w.n_games[lo:hi], w.last[lo:hi])
+        for name, values in chunk.items():
+            out[name][lo:hi] = values
+    return out
+
+
+def _long_memory_chunk(
+    h: _History, day: IntArray, n_games: IntArray, last: IntArray
+) -> dict[str, FloatArray]:
+    """(targets x HISTORY_MAX_GAMES) gathers of each window, latest game first."""
+    in_window = _LAGS[None, :] < n_games[:, None]
+    gather = np.where(in_window, last[:, None] - _LAGS[None, :], 0)
+    points = np.where(in_window, h.values["points"][gather], 0.0)
+    minutes = np.where(in_window, h.values["minutes"][gather], 0.0)
+
+    def ewma(values: FloatArray, half_life: float) -> FloatArray:
+        weights = np.where(in_window, _DECAY[half_life][None, :], 0.0)
+        return _ratio((weights * values).sum(axis=1), weights.sum(axis=1))
+
+    def mean_last_10(name: str) -> FloatArray:
+        recent = np.where(in_window[:, :10], h.values[name][gather[:, :10]], 0.0)
+        return _ratio(recent.sum(axis=1), np.minimum(n_games, 10))
+
+    has_games = n_games > 0
+    return {
+        "points_ewma_5": ewma(points, 5.0),
+        "points_ewma_10": ewma(points, 10.0),
+        "points_ewma_20": ewma(points, 20.0),
+        "minutes_ewma_10": ewma(minutes, 10.0),
+        "points_avg_window": _ratio(points.sum(axis=1), n_games),
+        "minutes_avg_window": _ratio(minutes.sum(axis=1), n_games),
+        "fga_avg_last_10": mean_last_10("fga"),
+        "fta_avg_last_10": mean_last_10("fta"),
+        "fg3a_avg_last_10": mean_last_10("fg3a"),
+        "minutes_last_game": np.where(has_games, h.values["minutes"][last], np.nan),
+        "days_since_last_game": np.where(has_games, (day - h.day[last]).astype(np.float64), np.nan),
+    }
+
+
 def _season(h: _History, t: _Targets, w: _Windows) -> dict[str, FloatArray]:
     """The run of window games in the target's season that ends with the last game before D."""
     idx = np.arange(h.n + 1)
@@ -527,23 +606,35 @@ def _game_context(targets: _TargetInput) -> dict[str, FloatArray]:
     }
 
 
-def compute_features(history: pd.DataFrame, targets: pd.DataFrame) -> pd.DataFrame:
-    """One row of V8 features per target row (same index and order), float64, point in time.
+def _names(names: Sequence[str]) -> list[str]:
+    wanted = list(names)
+    unknown = [name for name in wanted if name not in HISTORY_DERIVED_FEATURES]
+    if unknown:
+        raise ValueError(f"not features of the history and game: {unknown}")
+    return wanted
+
+
+def compute_features(
+    history: pd.DataFrame, targets: pd.DataFrame, names: Sequence[str] = V8_FEATURES
+) -> pd.DataFrame:
+    """One row of features per target row (same index and order), float64, point in time.
 
     ``history`` has `HISTORY_COLUMNS` (rows in any order, any amount of history; rows on or after a
-    target's date are ignored); ``targets`` has `TARGET_COLUMNS`. See the module docstring for the
+    target's date are ignored); ``targets`` has `TARGET_COLUMNS`. ``names`` picks and orders the
+    columns among `HISTORY_DERIVED_FEATURES` (default: V8). See the module docstring for the
     definitions.
     """
+    wanted = _names(names)
     _require(history, HISTORY_COLUMNS, "history")
     _require(targets, TARGET_COLUMNS, "targets")
     if targets.empty:
-        return pd.DataFrame(np.zeros((0, len(V8_FEATURES))), index=targets.index, columns=list(V8_FEATURES))
-    matrix = _feature_matrix(_history_input(history), _target_input(targets))
-    return pd.DataFrame(matrix, index=targets.index, columns=list(V8_FEATURES))
+        return pd.DataFrame(np.zeros((0, len(wanted))), index=targets.index, columns=wanted)
+    matrix = _feature_matrix(_history_input(history), _target_input(targets), wanted)
+    return pd.DataFrame(matrix, index=targets.index, columns=wanted)
 
 
-def _feature_matrix(history: _HistoryInput, targets: _TargetInput) -> FloatArray:
-    """The features themselves (targets x V8_FEATURES), whichever way the inputs arrived."""
+def _feature_matrix(history: _HistoryInput, targets: _TargetInput, names: Sequence[str]) -> FloatArray:
+    """The features themselves (targets x names), whichever way the inputs arrived."""
     h, t = _encode(history, targets)
     windows = _locate_windows(h, t)
     columns = {
@@ -553,6 +644,8 @@ def _feature_matrix(history: _HistoryInput, targets: _TargetInput) -> FloatArray
         **_against_opponent(h, t, windows),
         **_game_context(targets),
     }
+    if any(name in HISTORY_FEATURES for name in names):
+        columns.update(_long_memory(h, t, windows))
     columns["usage_spike_score"] = (
         _ratio(columns["usage_per_minute_last_3"], columns["usage_per_minute_season"]) - 1.0
     )
@@ -561,9 +654,7 @@ def _feature_matrix(history: _HistoryInput, targets: _TargetInput) -> FloatArray
         + columns["pct_mid_range"] * columns["opponent_mid_share_allowed"]
         + columns["pct_three"] * columns["opponent_three_share_allowed"]
     )
-    matrix: FloatArray = np.column_stack([columns[name] for name in V8_FEATURES]).astype(
-        np.float64, copy=False
-    )
+    matrix: FloatArray = np.column_stack([columns[name] for name in names]).astype(np.float64, copy=False)
     return matrix
 
 
@@ -632,8 +723,8 @@ def frames_from_request(request: PredictionRequest) -> tuple[pd.DataFrame, pd.Da
     return history, pd.DataFrame(target, columns=list(TARGET_COLUMNS))
 
 
-def features_from_request(request: PredictionRequest) -> pd.DataFrame:
-    """The V8 feature row of one message: ``compute_features(*frames_from_request(request))``.
+def features_from_request(request: PredictionRequest, names: Sequence[str] = V8_FEATURES) -> pd.DataFrame:
+    """The feature row of one message: ``compute_features(*frames_from_request(request), names)``.
 
     Same inputs, same computation, same bits (a test holds them equal), without building the two
     DataFrames: on one player's ~80 games pandas' per-column overhead is most of the cost (about
@@ -665,4 +756,5 @@ def features_from_request(request: PredictionRequest) -> pd.DataFrame:
         line=np.array([line.line if line else np.nan], dtype=np.float64),
         opening_line=np.array([_or_nan(line.opening_line) if line else np.nan], dtype=np.float64),
     )
-    return pd.DataFrame(_feature_matrix(history, targets), columns=list(V8_FEATURES))
+    wanted = _names(names)
+    return pd.DataFrame(_feature_matrix(history, targets, wanted), columns=wanted)

@@ -381,7 +381,8 @@ class ModelBundle:
 
         Without expectations the manifest's ``feature_set`` decides which features the bundle gets,
         and it must be one this code computes (`shared.context_features.FEATURE_SETS`: "v8", the
-        default contract, or "v8ctx"); its names, order and hash must then be exactly that set's.
+        default contract, "v8hist" or "v8ctx"); its names, order and hash must then be exactly that
+        set's.
         """
         root = Path(path)
         if not root.is_dir():

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from shared.context_features import feature_frame
+from shared.context_features import feature_columns, feature_names
 from shared.features import FEATURE_SET, HISTORY_LOOKBACK_DAYS
 from shared.lines import choose_lines
 from shared.model import (
@@ -88,19 +88,27 @@ def build_training_frame(
     bookmaker_priority: Sequence[str],
     *,
     feature_set: str = FEATURE_SET,
+    columns: Sequence[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
-    """(X: features of ``feature_set``, y: points scored, meta: who/when/which line), one row per
-    played game."""
+    """(X: features of ``feature_set`` or the named ``columns``, y: points scored, meta: who/when/which
+    line), one row per played game."""
     targets = load_training_targets(warehouse, start, end, bookmaker_priority)
     history = load_training_history(warehouse, targets, start, end)
-    return training_frame(targets, history, feature_set=feature_set)
+    return training_frame(targets, history, feature_set=feature_set, columns=columns)
 
 
 def training_frame(
-    targets: pd.DataFrame, history: pd.DataFrame, *, feature_set: str = FEATURE_SET
+    targets: pd.DataFrame,
+    history: pd.DataFrame,
+    *,
+    feature_set: str = FEATURE_SET,
+    columns: Sequence[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
-    """`build_training_frame` from already loaded targets and history (the evaluation reuses them)."""
-    features = feature_frame(history, targets, feature_set)
+    """`build_training_frame` from already loaded targets and history (the evaluation reuses them).
+
+    ``columns`` (instead of a feature set's) serves several feature sets from one frame."""
+    names = feature_names(feature_set) if columns is None else tuple(columns)
+    features = feature_columns(history, targets, names)
     points = targets["points"].astype(np.float64).rename("points")
     return features, points, targets[list(META_COLUMNS)].copy()
 

@@ -85,7 +85,8 @@ class PredictionHandler:
     def predict(self, request: PredictionRequest, envelope: PushEnvelope | None = None) -> dict[str, Any]:
         _check_values(request)
         try:
-            # The bundle's manifest says which feature set: V8, or V8 plus the coordinator's context.
+            # The bundle's manifest says which feature set: V8, V8 + long-memory history (from the
+            # payload's history) or V8 + the coordinator's context.
             features = request_features(request, self._bundle.feature_set)
             predicted = self._bundle.predict(features)
         except PoisonMessage:

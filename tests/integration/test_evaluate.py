@@ -46,7 +46,10 @@ def result(league_file: tuple[Path, date]) -> EvaluationResult:
     wh = DuckDbWarehouse(league_file[0], read_only=True)
     try:
         config = EvaluationConfig(
-            train_through="2025-26", test_season="2026-27", feature_sets=("v8", "v8ctx"), iterations=20
+            train_through="2025-26",
+            test_season="2026-27",
+            feature_sets=("v8", "v8hist", "v8ctx"),
+            iterations=20,
         )
         return evaluate(wh, config)
     finally:
@@ -61,7 +64,9 @@ def test_every_game_of_the_test_season_is_predicted_by_a_model_that_never_saw_it
     first_test_day = pd.to_datetime(predictions["game_date"]).min().date()
     for bundle in result.bundles.values():
         assert bundle.manifest.training_window.end < first_test_day
-    assert np.isfinite(predictions[["catboost_v8", "catboost_v8ctx"]]).all().all()
+    assert np.isfinite(predictions[["catboost_v8", "catboost_v8hist", "catboost_v8ctx"]]).all().all()
+    # Neither of v8hist and v8ctx contains the other: one frame serves both (their union).
+    assert result.report["models"]["catboost_v8hist"]["features"] == 44
     assert result.report["models"]["catboost_v8ctx"]["features"] == 46
 
 

@@ -1,8 +1,9 @@
 """The worker's fast path gives exactly the features of the frame path training is checked against.
 
-`features_from_request(request)` skips building DataFrames; `compute_features(*frames_from_request(
-request))` is the path the training-parity test holds equal to training. Every message of a real
-night, and the awkward payloads, must give the same bits both ways.
+`features_from_request(request, names)` skips building DataFrames; `compute_features(
+*frames_from_request(request), names)` is the path the training-parity test holds equal to training.
+Every message of a real night, and the awkward payloads, must give the same bits both ways, for V8
+and for the long-memory features of "v8hist".
 """
 
 from __future__ import annotations
@@ -14,7 +15,13 @@ import pytest
 
 from coordinator.batches import BatchCoordinator
 from shared.contracts import GameContext, HistoryTable, LineQuote, PredictionRequest
-from shared.features import V8_FEATURES, compute_features, features_from_request, frames_from_request
+from shared.features import (
+    HISTORY_DERIVED_FEATURES,
+    V8_FEATURES,
+    compute_features,
+    features_from_request,
+    frames_from_request,
+)
 from shared.settings import Settings
 from shared.warehouse.duckdb import DuckDbWarehouse
 from tests.fakes import FakePublisher
@@ -26,7 +33,12 @@ def _same_both_ways(request: PredictionRequest) -> pd.DataFrame:
     fast = features_from_request(request)
     pd.testing.assert_frame_equal(fast, compute_features(*frames_from_request(request)), check_exact=True)
     assert tuple(fast.columns) == V8_FEATURES
-    return fast
+    every = features_from_request(request, HISTORY_DERIVED_FEATURES)
+    pd.testing.assert_frame_equal(
+        every, compute_features(*frames_from_request(request), HISTORY_DERIVED_FEATURES), check_exact=True
+    )
+    pd.testing.assert_frame_equal(every[list(V8_FEATURES)], fast, check_exact=True)
+    return every
 
 
 def test_every_message_of_a_night_gives_the_same_features_both_ways(

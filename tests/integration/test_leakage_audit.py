@@ -1,14 +1,14 @@
 """Leakage audit: the features of a game on date D depend only on what was known before D.
 
 For a few dates D of the generated league (real arenas, tip-offs, birth dates, lines, injury
-reports), every feature of the "v8ctx" set (the 33 V8 features and the 13 context features) is
-computed through the training path (training_context.sql, history.sql, `feature_frame`) and through
-the serving path (slate.sql, history.sql, lines.sql, `build_requests`, the message as JSON,
-`request_features`). Then everything on or after D is destroyed — box scores and team aggregates
-of D scrambled, later ones deleted, injury reports and line snapshots after tip-off added, later
-ones deleted — and both paths must give the same vectors again, bit for bit. The schedule itself is
-kept: it is published before the season, and the forward-schedule features read dates, never
-results.
+reports), every feature of every feature set (the 33 V8 features, the 13 context features of
+"v8ctx", the 11 long-memory history features of "v8hist") is computed through the training path
+(training_context.sql, history.sql, `feature_columns`) and through the serving path (slate.sql,
+history.sql, lines.sql, `build_requests`, the message as JSON, `request_features`). Then everything
+on or after D is destroyed — box scores and team aggregates of D scrambled, later ones deleted,
+injury reports and line snapshots after tip-off added, later ones deleted — and both paths must give
+the same vectors again, bit for bit. The schedule itself is kept: it is published before the season,
+and the forward-schedule features read dates, never results.
 
 A control perturbs the last game *before* D instead and checks the features do move: the audit
 would notice a leak.
@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shared.context_features import V8CTX_FEATURES, request_features
+from shared.context_features import FEATURE_SETS, request_features, union_of
 from shared.contracts import PredictionRequest
 from shared.features import history_params
 from shared.lines import choose_lines
@@ -41,12 +41,13 @@ TEAM_STATS = (
     *("def_rating", "fta", "fga", "opp_fta", "opp_fga", "points_three", "opp_points_three"),
     *("points_paint", "opp_points_paint", "points_mid_range", "opp_points_mid_range"),
 )
+EVERY_FEATURE = union_of(list(FEATURE_SETS))
 # Features that may legitimately be missing for every player on a given date of this league.
 SOMETIMES_ALL_MISSING = {"vegas_line_move", "injury_risk", "shot_zone_mismatch_score"}
 
 
 def training_features(wh: DuckDbWarehouse, day: date) -> pd.DataFrame:
-    features, _, meta = build_training_frame(wh, day, day, PRIORITY, feature_set="v8ctx")
+    features, _, meta = build_training_frame(wh, day, day, PRIORITY, columns=EVERY_FEATURE)
     return features.set_axis(pd.Index(meta["player_id"], name="player_id")).sort_index()
 
 
@@ -58,7 +59,9 @@ def serving_features(wh: DuckDbWarehouse, day: date) -> pd.DataFrame:
     rows = []
     for request in build_requests(slate, history, lines, batch_id=f"audit-{day}"):
         delivered = PredictionRequest.model_validate_json(request.to_bytes())
-        rows.append(request_features(delivered, "v8ctx").set_axis([request.player_id]))
+        row = pd.concat([request_features(delivered, name) for name in FEATURE_SETS], axis=1)
+        row = row.loc[:, ~row.columns.duplicated()]  # the V8 columns come with every set
+        rows.append(row[list(EVERY_FEATURE)].set_axis([request.player_id]))
     return pd.concat(rows).rename_axis("player_id").sort_index()
 
 
@@ -121,7 +124,7 @@ def test_no_feature_of_a_game_changes_when_everything_on_or_after_its_date_is_de
     trained_after = training_features(wh, day)
     served_after = serving_features(wh, day)
 
-    assert tuple(trained_before.columns) == V8CTX_FEATURES and len(trained_before) > 30
+    assert tuple(trained_before.columns) == EVERY_FEATURE and len(trained_before) > 30
     pd.testing.assert_frame_equal(trained_after, trained_before, check_exact=True, obj=f"training {day}")
     pd.testing.assert_frame_equal(served_after, served_before, check_exact=True, obj=f"serving {day}")
 
@@ -134,7 +137,7 @@ def test_no_feature_of_a_game_changes_when_everything_on_or_after_its_date_is_de
     )
 
     # Every feature took part: none is missing for everyone (except the listed, date-dependent ones).
-    all_missing = {c for c in V8CTX_FEATURES if trained_before[c].isna().all()}
+    all_missing = {c for c in EVERY_FEATURE if trained_before[c].isna().all()}
     assert all_missing <= SOMETIMES_ALL_MISSING, all_missing
 
 
@@ -151,5 +154,6 @@ def test_the_audit_notices_a_change_before_the_date(league_warehouse: DuckDbWare
     )
     wh.sql("UPDATE team_game_stats SET pace = pace + 9 WHERE game_date >= $start AND game_date < $day", month)
     after = training_features(wh, day)
-    changed = {c for c in V8CTX_FEATURES if not np.array_equal(before[c], after[c], equal_nan=True)}
+    changed = {c for c in EVERY_FEATURE if not np.array_equal(before[c], after[c], equal_nan=True)}
     assert {"points_avg_last_5", "minutes_avg_last_10", "opponent_pace_last_10", "pace_score"} <= changed
+    assert {"points_ewma_20", "points_avg_window", "minutes_last_game"} <= changed

@@ -2,6 +2,7 @@
 
 Serving: slate.sql, history.sql and lines.sql through `warehouse.query`, `choose_lines`,
 `build_requests`, the message through JSON, `frames_from_request`, `compute_features`.
+Compared: V8 and the long-memory history features (feature set "v8hist"), the whole history window.
 Training: training_context.sql, training_lines.sql, history.sql over the whole window,
 `choose_lines`, `compute_features` over every played game at once.
 
@@ -21,10 +22,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from shared.context_features import V8HIST_FEATURES
 from shared.contracts import PredictionRequest
 from shared.features import (
     CONTEXT_COLUMNS,
-    V8_FEATURES,
     compute_features,
     frames_from_request,
     history_params,
@@ -249,8 +250,8 @@ def serve(
     rows = []
     for request in requests:
         delivered = PredictionRequest.model_validate_json(request.to_bytes())
-        rows.append(compute_features(*frames_from_request(delivered)))
-    features = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=list(V8_FEATURES))
+        rows.append(compute_features(*frames_from_request(delivered), V8HIST_FEATURES))
+    features = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=list(V8HIST_FEATURES))
     features.index = pd.Index([r.player_id for r in requests], name="player_id")
     return slate, features, requests
 
@@ -260,7 +261,7 @@ def training(
     warehouse: DuckDbWarehouse, league: dict[str, pd.DataFrame]
 ) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
     days = pd.to_datetime(league["schedule"]["game_date"]).dt.date
-    return build_training_frame(warehouse, days.min(), days.max(), PRIORITY)
+    return build_training_frame(warehouse, days.min(), days.max(), PRIORITY, feature_set="v8hist")
 
 
 CONTEXT = list(CONTEXT_COLUMNS)
@@ -296,7 +297,7 @@ def test_serving_and_training_give_every_player_who_played_the_same_features(
         # Features from history and lines are bit-for-bit equal. Those from the SQL team aggregates
         # may differ in the last bit: slate.sql sums with GROUP BY, training_context.sql with window
         # frames, and floating-point addition depends on the order.
-        exact = [c for c in V8_FEATURES if c not in FROM_SQL_AGGREGATES]
+        exact = [c for c in V8HIST_FEATURES if c not in FROM_SQL_AGGREGATES]
         pd.testing.assert_frame_equal(served_rows[exact], trained[exact], check_exact=True, obj=str(day))
         pd.testing.assert_frame_equal(
             served_rows, trained, check_exact=False, rtol=1e-12, atol=1e-12, obj=str(day)
@@ -315,6 +316,8 @@ def test_serving_and_training_give_every_player_who_played_the_same_features(
     assert everything["injury_risk"].isna().any()
     assert everything["playoff_game"].max() == 1.0 and everything["back_to_back"].max() == 1.0
     assert (everything["vegas_line_move"].abs() > 0).any()
+    assert everything["fga_avg_last_10"].isna().any() and everything["fga_avg_last_10"].notna().any()
+    assert everything["days_since_last_game"].max() > 30  # across the off-season
 
 
 def test_training_context_equals_the_slate_context_for_every_player_who_played(
@@ -366,7 +369,7 @@ def test_training_targets_are_the_played_games_with_their_points(
     expected = logs.set_index(["game_id", "player_id"])["points"]
     got = pd.Series(points.to_numpy(), index=pd.MultiIndex.from_frame(meta[["game_id", "player_id"]]))
     pd.testing.assert_series_equal(got.sort_index(), expected.sort_index().astype(float), check_names=False)
-    assert tuple(features.columns) == V8_FEATURES
+    assert tuple(features.columns) == V8HIST_FEATURES
 
 
 def test_a_model_trained_from_the_warehouse_serves_the_nightly_features(
@@ -385,7 +388,7 @@ def test_a_model_trained_from_the_warehouse_serves_the_nightly_features(
     assert seen[-1] == 24 and manifest.training_window.start >= date(2023, 11, 1)
     bundle = ModelBundle.load(tmp_path / "catboost_v8")
     _, served, _ = serve(warehouse, parity_dates(league["schedule"])[-1])
-    predicted = bundle.predict(served)
+    predicted = bundle.predict(served[list(bundle.feature_names)])
     assert np.isfinite(predicted).all() and len(predicted) == len(served)
 
 
@@ -409,7 +412,7 @@ def test_serving_and_training_agree_on_the_generated_league(
     generated: tuple[DuckDbWarehouse, list[date]],
 ) -> None:
     wh, picks = generated
-    features, _, meta = build_training_frame(wh, picks[0], picks[-1], PRIORITY)
+    features, _, meta = build_training_frame(wh, picks[0], picks[-1], PRIORITY, feature_set="v8hist")
     current_team = wh.sql("SELECT player_id, team_id FROM players").set_index("player_id")["team_id"]
     game_days = pd.to_datetime(meta["game_date"]).dt.date
     compared = 0
@@ -424,7 +427,7 @@ def test_serving_and_training_agree_on_the_generated_league(
         missing = set(trained.index) - set(served.index)
         assert missing <= moved, f"{day}: played but not served: {sorted(missing - moved)}"
         trained = trained.loc[~trained.index.isin(list(missing))]
-        exact = [c for c in V8_FEATURES if c not in FROM_SQL_AGGREGATES]
+        exact = [c for c in V8HIST_FEATURES if c not in FROM_SQL_AGGREGATES]
         pd.testing.assert_frame_equal(
             served.loc[trained.index, exact], trained[exact], check_exact=True, obj=str(day)
         )

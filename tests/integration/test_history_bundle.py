@@ -1,0 +1,71 @@
+"""The "v8hist" variant end to end: a bundle trained through the shared training path on V8 plus the
+long-memory history features loads by its manifest's feature set, and the worker predicts with it
+from an ordinary V8 payload (the history window already carries everything it needs)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from shared.context_features import V8HIST_FEATURES, request_features
+from shared.errors import ModelMismatch
+from shared.features import HISTORY_FEATURES, V8_FEATURES, history_params
+from shared.lines import choose_lines
+from shared.model import ModelBundle
+from shared.payloads import build_requests
+from shared.settings import Settings
+from shared.training import train_model
+from shared.warehouse.duckdb import DuckDbWarehouse
+from worker.predict import PredictionHandler
+
+PRIORITY = Settings().bookmaker_priority
+
+
+@pytest.fixture(scope="module")
+def v8hist_dir(league_file: tuple[Path, date], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("model") / "catboost_v8hist"
+    wh = DuckDbWarehouse(league_file[0], read_only=True)
+    try:
+        train_model(
+            wh, out, end=league_file[1], iterations=20, bookmaker_priority=PRIORITY, feature_set="v8hist"
+        )
+    finally:
+        wh.close()
+    return out
+
+
+def test_a_v8hist_bundle_loads_by_its_manifest_and_the_worker_predicts_with_it(
+    v8hist_dir: Path, league_warehouse: DuckDbWarehouse, game_date: date, settings: Settings
+) -> None:
+    bundle = ModelBundle.load(v8hist_dir)
+    assert bundle.feature_set == "v8hist" and bundle.feature_names == V8HIST_FEATURES
+    assert bundle.manifest.model_version.startswith("v8hist-")
+    with pytest.raises(ModelMismatch, match="v8hist"):
+        ModelBundle.load(v8hist_dir, expected_feature_set="v8")
+
+    slate = league_warehouse.query("slate", {"game_date": game_date})
+    ids = [int(p) for p in slate["player_id"]]
+    history = league_warehouse.query("history", history_params(game_date, ids))
+    lines = choose_lines(
+        league_warehouse.query("lines", {"game_date": game_date, "player_ids": ids}), PRIORITY
+    )
+    requests = build_requests(slate, history, lines, batch_id="hist-test")
+    veteran = next(r for r in requests if len(r.history) >= 20)
+
+    row = PredictionHandler(bundle, league_warehouse, settings).predict(veteran)
+    assert row["model_version"].startswith("v8hist-") and np.isfinite(row["predicted_points"])
+    stored = json.loads(row["features_json"])
+    assert set(HISTORY_FEATURES) <= set(stored)
+
+    features = request_features(veteran, "v8hist")
+    assert tuple(features.columns) == V8HIST_FEATURES
+    assert features[list(V8_FEATURES)].equals(request_features(veteran, "v8"))
+    # The stored features are the ones the model saw, and they are real numbers for a veteran.
+    for name in HISTORY_FEATURES:
+        assert stored[name] == pytest.approx(features.iloc[0][name], rel=1e-12), name
+    assert features.iloc[0][list(HISTORY_FEATURES)].notna().all()
+    assert features.iloc[0]["days_since_last_game"] >= 1
