@@ -2,13 +2,15 @@
 by grading the next morning (the alerts' signatures make the second raise a suppressed duplicate).
 
 The rules are pure functions of plain frames, so they are tested without a warehouse; `NightChecks`
-reads what they need in two queries and raises what they find through the one `AlertManager`.
+reads what they need in three queries and raises what they find through the one `AlertManager`.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from shared.alerts import Alert, AlertKind, AlertManager, Severity
@@ -19,6 +21,8 @@ from shared.warehouse import Warehouse
 log = get_logger(__name__)
 
 DEAD_LETTERED = "dead_lettered"
+# Fewer far predictions than this is never a pattern, whatever the share on a small night.
+HISTORY_GAP_MIN_PLAYERS = 3
 
 
 def _num(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -83,6 +87,59 @@ def prediction_alerts(predictions: pd.DataFrame, *, game_date: date, settings: S
     return alerts
 
 
+def _last_10_average(features_json: object) -> float:
+    """points_avg_last_10 from a stored feature vector; NaN when absent or unreadable."""
+    try:
+        value = json.loads(str(features_json)).get("points_avg_last_10")
+    except (ValueError, AttributeError):
+        return float("nan")
+    return float(value) if isinstance(value, int | float) else float("nan")
+
+
+def history_gap_alert(predictions: pd.DataFrame, *, game_date: date, settings: Settings) -> Alert | None:
+    """Too many predictions far from the players' own last-10 averages: the signature of features
+    that reach the model wrong (a renamed column, a bad default), which a range check misses when
+    a 4-point bench player is predicted 20.
+
+    ``predictions`` has `player_name`, `predicted_points` and `features_json` (the stored vector).
+    Players without a last-10 average (no games yet) are not counted.
+    """
+    if predictions.empty:
+        return None
+    predicted = _num(predictions, "predicted_points").to_numpy(dtype=np.float64)
+    average = np.array([_last_10_average(v) for v in predictions["features_json"]], dtype=np.float64)
+    gap = predicted - average
+    known = np.isfinite(gap)
+    far = known & (np.abs(np.where(known, gap, 0.0)) > settings.alert_history_gap_points)
+    count, judged = int(far.sum()), int(known.sum())
+    if count < HISTORY_GAP_MIN_PLAYERS or count <= settings.alert_history_gap_max_share * judged:
+        return None
+    order = np.argsort(-np.abs(np.where(far, gap, 0.0)), kind="stable")[: min(count, 5)]
+    return Alert(
+        AlertKind.PREDICTIONS_FAR_FROM_HISTORY,
+        Severity.WARNING,
+        f"{count} of {judged} predictions for {game_date} are more than "
+        f"{settings.alert_history_gap_points:g} points from the player's last-10 average",
+        key=game_date.isoformat(),
+        details={
+            "game_date": game_date.isoformat(),
+            "count": count,
+            "predictions_with_history": judged,
+            "threshold_points": settings.alert_history_gap_points,
+            "max_share": settings.alert_history_gap_max_share,
+            "mean_gap_of_far": round(float(gap[far].mean()), 2),
+            "examples": [
+                {
+                    "player": str(predictions["player_name"].iloc[i]),
+                    "predicted_points": round(float(predicted[i]), 2),
+                    "points_avg_last_10": round(float(average[i]), 2),
+                }
+                for i in order
+            ],
+        },
+    )
+
+
 def dead_letter_alert(
     outcomes: pd.DataFrame, *, batch_id: str, game_date: date, settings: Settings
 ) -> Alert | None:
@@ -118,7 +175,7 @@ def no_predictions_alert(*, game_date: date, expected: int, batch_id: str | None
 
 
 class NightChecks:
-    """The checks a completed batch gets: two reads, then the alerts they call for."""
+    """The checks a completed batch gets: three reads, then the alerts they call for."""
 
     def __init__(self, warehouse: Warehouse, alerts: AlertManager, settings: Settings) -> None:
         self._warehouse = warehouse
@@ -141,10 +198,16 @@ class NightChecks:
             "batch_predictions", {"batch_id": batch_id, "game_date": game_date}, timeout_s=timeout
         )
         outcomes = self._warehouse.query("batch_outcomes", {"batch_id": batch_id}, timeout_s=timeout)
+        features = self._warehouse.query(
+            "batch_prediction_features", {"batch_id": batch_id, "game_date": game_date}, timeout_s=timeout
+        )
         found: list[Alert] = []
         if predictions.empty and expected > 0:
             found.append(no_predictions_alert(game_date=game_date, expected=expected, batch_id=batch_id))
         found += prediction_alerts(predictions, game_date=game_date, settings=self._settings)
+        gap = history_gap_alert(features, game_date=game_date, settings=self._settings)
+        if gap is not None:
+            found.append(gap)
         dead = dead_letter_alert(outcomes, batch_id=batch_id, game_date=game_date, settings=self._settings)
         if dead is not None:
             found.append(dead)

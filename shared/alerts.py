@@ -60,6 +60,7 @@ class AlertKind(StrEnum):
     LOAD_TIMEOUT = "load_timeout"
     NO_PREDICTIONS = "no_predictions"
     PREDICTIONS_OUT_OF_RANGE = "predictions_out_of_range"
+    PREDICTIONS_FAR_FROM_HISTORY = "predictions_far_from_history"
     PREDICTION_BIAS = "prediction_bias"
     HIT_RATE_BELOW_BREAK_EVEN = "hit_rate_below_break_even"
     GRADING_COVERAGE = "grading_coverage"

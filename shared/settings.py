@@ -77,8 +77,13 @@ class Settings(BaseSettings):
 
     # Grading and alerts (README.md, Grading, alerts and monitoring). Thresholds first, then where alerts go.
     grading_coverage_min: float = Field(default=0.90, ge=0, le=1)
-    alert_prediction_min_points: float = Field(default=2.0, ge=0)
+    # Deep-bench players are rightly predicted below 2 points: the range's floor is off by default.
+    alert_prediction_min_points: float = Field(default=0.0, ge=0)
     alert_prediction_max_points: float = Field(default=55.0, gt=0)
+    # Far from the player's own last-10 average: on the real 2023-24 logs V8 puts 0.15% of
+    # predictions more than 8 points away (at most 4 on a night); a feature bug moves most of them.
+    alert_history_gap_points: float = Field(default=8.0, gt=0)
+    alert_history_gap_max_share: float = Field(default=0.03, ge=0, le=1)
     alert_bias_max_points: float = Field(default=2.0, gt=0)
     # Break-even at -110 is 110/210 = 52.4%; fewer picks than the minimum in the window is noise.
     alert_hit_rate_min: float = Field(default=0.524, ge=0, le=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -99,3 +100,32 @@ def test_an_older_duckdb_file_gains_the_price_columns_and_keeps_its_rows(tmp_pat
         warehouse.close()
     assert stored.to_dict("records") == [{"over_price": -110, "under_price": -110}]
     assert list(batches["batch_id"]) == ["b0"]
+
+
+def test_the_night_checks_notice_predictions_that_left_their_players_history_behind(
+    memory_warehouse: DuckDbWarehouse,
+) -> None:
+    load_known_night(memory_warehouse)
+    # Four players whose stored vectors say ~5 points over the last 10, predicted at ~20: inside the
+    # plausible range, close to no line, yet plainly not what their history supports.
+    inflated = [
+        prediction_row(
+            CASES[6],
+            prediction_id=f"inflated-{pid}",
+            player_id=pid,
+            predicted_points=20.0 + pid % 3,
+            features_json=json.dumps({"points_avg_last_10": 5.0 + pid % 2, "minutes_avg_last_10": 14.0}),
+        )
+        for pid in (81, 82, 83, 84)
+    ]
+    memory_warehouse.append("predictions_raw", inflated)
+    sink = RecordingSink()
+
+    NightChecks(memory_warehouse, AlertManager([sink]), Settings()).after_batch(
+        BATCH, GAME_DATE, len(CASES) + 4
+    )
+
+    assert sink.kinds == ["predictions_far_from_history"]
+    [alert] = sink.sent
+    # The known night's own vectors are empty ("{}"): only the four inflated players are judged.
+    assert alert.details["count"] == 4 and alert.details["predictions_with_history"] == 4

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 
 import pandas as pd
@@ -15,7 +16,7 @@ from coordinator.grading import (
     summarize,
     window_hit_rate,
 )
-from coordinator.night_checks import dead_letter_alert, prediction_alerts
+from coordinator.night_checks import dead_letter_alert, history_gap_alert, prediction_alerts
 from shared.alerts import AlertManager
 from shared.settings import Settings
 from tests.grading.conftest import RecordingSink
@@ -49,8 +50,9 @@ def _picks(results: list[str], edges: list[float], confidence: list[float] | Non
 
 
 def test_predictions_outside_the_plausible_range_raise_one_alert_naming_them() -> None:
+    with_floor = Settings(alert_prediction_min_points=2.0)
     alerts = prediction_alerts(
-        _predictions([1.5, 10.0, 56.2, 20.0], [None, 10.5, 50.5, 19.5]), game_date=NIGHT, settings=SETTINGS
+        _predictions([1.5, 10.0, 56.2, 20.0], [None, 10.5, 50.5, 19.5]), game_date=NIGHT, settings=with_floor
     )
 
     [alert] = [a for a in alerts if a.kind == "predictions_out_of_range"]
@@ -65,6 +67,63 @@ def test_predictions_inside_the_range_and_close_to_the_lines_raise_nothing() -> 
         )
         == []
     )
+
+
+def test_by_default_a_deep_bench_player_predicted_below_two_points_is_not_an_alert() -> None:
+    # Every real slate has them; an alert that fires every night teaches people to ignore alerts.
+    assert (
+        prediction_alerts(
+            _predictions([0.4, 1.5, 12.0], [None, None, 12.5]), game_date=NIGHT, settings=SETTINGS
+        )
+        == []
+    )
+
+
+def _with_history(predicted: list[float], last_10: list[float | None]) -> pd.DataFrame:
+    vectors = [
+        "{}" if a is None else json.dumps({"points_avg_last_10": a, "minutes_avg_last_10": 30.0})
+        for a in last_10
+    ]
+    return pd.DataFrame(
+        {
+            "player_name": [f"P{i}" for i in range(len(predicted))],
+            "predicted_points": predicted,
+            "features_json": vectors,
+        }
+    )
+
+
+def test_many_predictions_far_from_the_players_last_10_averages_raise_one_alert() -> None:
+    # A feature bug inflating five bench players by ~15 points: inside [0, 55], so only this check sees it.
+    last_10 = [4.0, 6.0, 3.0, 5.0, 7.0] + [float(10 + i % 15) for i in range(45)]
+    predicted = [19.0, 21.5, 17.0, 14.5, 23.5] + [a + 0.5 for a in last_10[5:]]
+
+    alert = history_gap_alert(_with_history(predicted, last_10), game_date=NIGHT, settings=SETTINGS)
+
+    assert alert is not None and alert.kind == "predictions_far_from_history" and alert.key == "2026-12-01"
+    assert alert.details["count"] == 5 and alert.details["predictions_with_history"] == 50
+    # The worst first: P4 (+16.5), P1 (+15.5), P0 (+15), P2 (+14), P3 (+9.5).
+    assert [e["player"] for e in alert.details["examples"]] == ["P4", "P1", "P0", "P2", "P3"]
+    assert alert.details["mean_gap_of_far"] == pytest.approx((15 + 15.5 + 14 + 9.5 + 16.5) / 5)
+
+
+def test_a_few_far_predictions_on_a_normal_night_raise_nothing() -> None:
+    last_10 = [float(8 + i % 20) for i in range(100)]
+    predicted = [a + 1.0 for a in last_10]
+    for far in (2, 3):  # under three players, then exactly the 3% share: not more than it
+        bumped = [p + (12.0 if i < far else 0.0) for i, p in enumerate(predicted)]
+        assert history_gap_alert(_with_history(bumped, last_10), game_date=NIGHT, settings=SETTINGS) is None
+    bumped = [p - (12.0 if i < 4 else 0.0) for i, p in enumerate(predicted)]  # far below counts too
+    alert = history_gap_alert(_with_history(bumped, last_10), game_date=NIGHT, settings=SETTINGS)
+    assert alert is not None and alert.details["count"] == 4
+
+
+def test_players_without_a_last_10_average_are_not_judged() -> None:
+    frame = _with_history([25.0, 25.0, 25.0, 12.0], [None, None, None, 11.0])
+    frame.loc[1, "features_json"] = "not json"
+    frame.loc[2, "features_json"] = json.dumps({"points_avg_last_10": None})
+    assert history_gap_alert(frame, game_date=NIGHT, settings=SETTINGS) is None
+    assert history_gap_alert(frame.iloc[:0], game_date=NIGHT, settings=SETTINGS) is None
 
 
 def test_a_night_sitting_more_than_two_points_above_the_lines_is_a_bias_alert() -> None:
