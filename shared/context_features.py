@@ -334,11 +334,12 @@ def feature_columns(
     """
     wanted = list(names)
     own = [name for name in wanted if name in HISTORY_DERIVED_FEATURES]
-    base = compute_features(history, targets[list(TARGET_COLUMNS)], own)
-    if len(own) == len(wanted):
+    base = compute_features(history, targets[list(TARGET_COLUMNS)], own) if own else None
+    if base is not None and len(own) == len(wanted):
         return base[wanted]
     extra = context if context is not None else context_features(targets)
-    return pd.concat([base, extra.set_axis(base.index)], axis=1)[wanted]
+    extra = extra.set_axis(targets.index)
+    return (extra if base is None else pd.concat([base, extra], axis=1))[wanted]
 
 
 def validate_features(frame: pd.DataFrame, feature_set: str) -> None:

@@ -148,12 +148,19 @@ def test_the_audit_notices_a_change_before_the_date(league_warehouse: DuckDbWare
     before = training_features(wh, day)
     month = {"day": day, "start": day - timedelta(days=30)}
     wh.sql(
-        "UPDATE player_game_logs SET points = points + 9, minutes = minutes + 5 "
+        "UPDATE player_game_logs SET points = points + 9, minutes = minutes + 5, fga = fga + 3 "
         "WHERE game_date >= $start AND game_date < $day",
         month,
     )
     wh.sql("UPDATE team_game_stats SET pace = pace + 9 WHERE game_date >= $start AND game_date < $day", month)
+    # And every player's latest game before D disappears: the last game moves back.
+    wh.sql(
+        "DELETE FROM player_game_logs AS l WHERE l.game_date = (SELECT MAX(m.game_date) "
+        "FROM player_game_logs AS m WHERE m.player_id = l.player_id AND m.game_date < $day)",
+        {"day": day},
+    )
     after = training_features(wh, day)
     changed = {c for c in EVERY_FEATURE if not np.array_equal(before[c], after[c], equal_nan=True)}
     assert {"points_avg_last_5", "minutes_avg_last_10", "opponent_pace_last_10", "pace_score"} <= changed
-    assert {"points_ewma_20", "points_avg_window", "minutes_last_game"} <= changed
+    assert {"points_ewma_20", "points_avg_window", "minutes_last_game", "fga_avg_last_10"} <= changed
+    assert "days_since_last_game" in changed

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shared.context_features import FEATURE_SETS, V8HIST_FEATURES, union_of
+from shared.context_features import FEATURE_SETS, V8HIST_FEATURES, feature_columns, union_of
 from shared.features import (
     HISTORY_DERIVED_FEATURES,
     HISTORY_FEATURES,
@@ -79,8 +79,8 @@ def test_v8hist_is_v8_then_the_history_features_and_every_set_is_computable() ->
 
 def test_every_history_feature_matches_its_hand_computed_value(history: pd.DataFrame) -> None:
     row = features(history)
-    # Spot checks of the EWMA helper itself: half-life 5 weighs lag 5 by exactly one half.
-    assert ewma([10, 20], 5) == pytest.approx((10 + 20 * 0.5**0.2) / (1 + 0.5**0.2))
+    # The helper itself, by hand: with half-life 5, the game 5 back weighs exactly half the latest.
+    assert ewma([0, 0, 0, 0, 0, 1], 5) == pytest.approx(0.5 / sum(0.5 ** (k / 5) for k in range(6)))
     for name, expected in GOLDEN.items():
         assert row[name] == pytest.approx(expected, rel=1e-12), name
     # Recent games weigh more: the latest are above the mean, so the short half-life is highest.
@@ -95,6 +95,14 @@ def test_adding_the_history_features_leaves_v8_bit_for_bit_unchanged(history: pd
     picked = compute_features(history, targets, ["days_since_last_game", "points_avg_last_5"])
     assert list(picked.columns) == ["days_since_last_game", "points_avg_last_5"]
     pd.testing.assert_series_equal(picked["points_avg_last_5"], v8["points_avg_last_5"], check_exact=True)
+
+
+def test_columns_of_the_context_alone_need_no_history_features(history: pd.DataFrame) -> None:
+    targets = targets_frame(target(), target(player_id=OTHER)).set_axis([7, 3])
+    context = pd.DataFrame({"travel_miles": [123.0, 0.0], "player_age": [24.5, np.nan]})
+    out = feature_columns(history, targets, ["player_age", "travel_miles"], context=context)
+    assert list(out.columns) == ["player_age", "travel_miles"] and list(out.index) == [7, 3]
+    assert out.loc[7, "travel_miles"] == 123.0 and np.isnan(out.loc[3, "player_age"])
 
 
 def test_a_name_that_is_not_a_history_feature_is_refused(history: pd.DataFrame) -> None:
@@ -190,7 +198,12 @@ def test_the_window_is_the_serving_window() -> None:
     assert row["days_since_last_game"] == HISTORY_LOOKBACK_DAYS
 
 
-def test_a_batch_of_every_target_equals_each_target_alone(history: pd.DataFrame) -> None:
+@pytest.mark.parametrize("chunk", [2, 20_000])
+def test_a_batch_of_every_target_equals_each_target_alone(
+    history: pd.DataFrame, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # chunk=2 cuts the nine targets into five gathers: a slicing slip at a chunk edge would show.
+    monkeypatch.setattr("shared.features._CHUNK", chunk)
     rows = [
         target(player_id=p, game_date=D - timedelta(days=k)) for p in (PLAYER, OTHER, 999) for k in (0, 3, 9)
     ]
