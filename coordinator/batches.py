@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -22,7 +22,7 @@ from shared.errors import BatchConflict, BatchNotFound, NbaPropsError, QueryTime
 from shared.features import history_params
 from shared.lines import choose_lines
 from shared.outcomes import Outcome, outcome_row
-from shared.payloads import build_requests
+from shared.payloads import build_requests, injury_status
 from shared.settings import Settings
 from shared.transport import OutgoingMessage, Publisher, PublishReport
 from shared.warehouse import Warehouse
@@ -87,6 +87,8 @@ class SlateLoad:
     requests: list[PredictionRequest]
     skips: list[tuple[int, str, str]]
     metrics: LoadMetrics
+    # Slate rows the message contract refused: (player_id, why), recorded as failed.
+    rejected: list[tuple[int, str]] = field(default_factory=list)
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -210,9 +212,18 @@ class BatchCoordinator:
 
     def _run(self, batch_id: str, game_date: date) -> StartResult:
         try:
-            load = self.load(game_date, batch_id)
-        except NbaPropsError as exc:
-            self._update(batch_id, status=BatchStatus.FAILED, error=str(exc), finished_at=self._clock())
+            load = self._prepare(batch_id, game_date)
+        except BatchConflict:
+            raise
+        except Exception as exc:
+            # Anything before the first publish (a load, a skip write, a row no rule expected) fails
+            # the batch loudly and frees the date: left `loading`, it would block the night silently.
+            self._update(
+                batch_id,
+                status=BatchStatus.FAILED,
+                error=f"{type(exc).__name__}: {exc}"[:2000],
+                finished_at=self._clock(),
+            )
             if isinstance(exc, QueryTimeout):
                 log.error("Batch load timed out", query=exc.query, timeout_s=exc.timeout_s)
                 self._alerts.raise_alert(
@@ -229,12 +240,29 @@ class BatchCoordinator:
                     Alert(
                         AlertKind.BATCH_FAILED,
                         Severity.ERROR,
-                        f"/start for {game_date} failed while loading: {exc}",
+                        f"/start for {game_date} failed while loading: {type(exc).__name__}: {exc}",
                         key=batch_id,
                         details={"game_date": game_date.isoformat(), "error": str(exc)[:1000]},
                     )
                 )
             raise
+        if load is None:
+            log.info("No games scheduled")
+            return StartResult(batch_id, game_date, 0, BatchStatus.NO_GAMES)
+        self._ensure_holder(game_date, batch_id)
+        published = self._publish(batch_id, game_date, load.requests)
+        if not self._update(
+            batch_id, from_status=BatchStatus.PUBLISHING, status=BatchStatus.RUNNING, published=published
+        ):
+            log.warning("Batch superseded while it published", published=published)
+        expected = len(load.requests) + len(load.skips) + len(load.rejected)
+        return StartResult(
+            batch_id, game_date, expected, BatchStatus.RUNNING, published=published, skipped=len(load.skips)
+        )
+
+    def _prepare(self, batch_id: str, game_date: date) -> SlateLoad | None:
+        """Load, record skips and rejected rows, move to `publishing`; None when there are no games."""
+        load = self.load(game_date, batch_id)
         metrics_json = json.dumps(asdict(load.metrics))
         if load.metrics.player_count == 0:
             self._update(
@@ -243,23 +271,24 @@ class BatchCoordinator:
                 load_metrics_json=metrics_json,
                 finished_at=self._clock(),
             )
-            log.info("No games scheduled")
-            return StartResult(batch_id, game_date, 0, BatchStatus.NO_GAMES)
-        expected = len(load.requests) + len(load.skips)
-        self._record_skips(batch_id, game_date, load.skips)
-        self._update(
+            return None
+        expected = len(load.requests) + len(load.skips) + len(load.rejected)
+        if expected != load.metrics.player_count:
+            raise RuntimeError(
+                f"{load.metrics.player_count} slate players but {expected} requests, skips and rejections"
+            )
+        self._record_skips(batch_id, game_date, load.skips, load.rejected)
+        moved = self._update(
             batch_id,
+            from_status=BatchStatus.LOADING,
             status=BatchStatus.PUBLISHING,
             expected=expected,
             skipped=len(load.skips),
             load_metrics_json=metrics_json,
         )
-        self._ensure_holder(game_date, batch_id)
-        published = self._publish(batch_id, game_date, load.requests)
-        self._update(batch_id, status=BatchStatus.RUNNING, published=published)
-        return StartResult(
-            batch_id, game_date, expected, BatchStatus.RUNNING, published=published, skipped=len(load.skips)
-        )
+        if not moved:
+            raise BatchConflict(batch_id, game_date.isoformat(), "was superseded while it loaded")
+        return load
 
     def load(self, game_date: date, batch_id: str) -> SlateLoad:
         """Exactly three queries whatever the slate size: slate, history, lines."""
@@ -290,10 +319,13 @@ class BatchCoordinator:
         metrics.players_with_line = len(chosen)
 
         eligible, skips = self._eligibility(slate, history)
-        requests = build_requests(eligible, history, chosen, batch_id=batch_id)
+        rejected: list[tuple[int, str]] = []
+        requests = build_requests(eligible, history, chosen, batch_id=batch_id, rejected=rejected)
         metrics.batch_load_time = round(time.monotonic() - started, 4)
-        log.info("Batch loaded", **asdict(metrics))
-        return SlateLoad(requests, skips, metrics)
+        log.info("Batch loaded", rejected=len(rejected), **asdict(metrics))
+        if rejected:
+            log.error("Slate rows refused by the message contract", players=[pid for pid, _ in rejected][:50])
+        return SlateLoad(requests, skips, metrics, rejected)
 
     def _eligibility(
         self, slate: pd.DataFrame, history: pd.DataFrame
@@ -301,7 +333,7 @@ class BatchCoordinator:
         """Who gets a prediction. Everyone else gets a recorded, reasoned skip."""
         games_played = history.groupby("player_id").size() if not history.empty else pd.Series(dtype=int)
         counts = slate["player_id"].map(games_played).fillna(0).astype(int)
-        out = slate["injury_status"].fillna("").str.upper().eq("OUT")
+        out = slate["injury_status"].map(injury_status).eq("OUT")
         thin = ~out & (counts < self._settings.min_history_games)
         skips: list[tuple[int, str, str]] = []
         for _, row in slate.loc[out].iterrows():
@@ -312,7 +344,14 @@ class BatchCoordinator:
             )
         return slate.loc[~out & ~thin].reset_index(drop=True), skips
 
-    def _record_skips(self, batch_id: str, game_date: date, skips: list[tuple[int, str, str]]) -> None:
+    def _record_skips(
+        self,
+        batch_id: str,
+        game_date: date,
+        skips: list[tuple[int, str, str]],
+        rejected: Sequence[tuple[int, str]] = (),
+    ) -> None:
+        """Skipped players, and slate rows the contract refused (failed: a data problem to fix)."""
         now = self._clock()
         rows = [
             outcome_row(
@@ -325,6 +364,18 @@ class BatchCoordinator:
                 game_date=game_date,
             )
             for pid, reason, detail in skips
+        ]
+        rows += [
+            outcome_row(
+                outcome=Outcome.FAILED,
+                reason="invalid_slate_row",
+                detail=detail,
+                recorded_at=now,
+                batch_id=batch_id,
+                player_id=pid,
+                game_date=game_date,
+            )
+            for pid, detail in rejected
         ]
         self._warehouse.append("player_outcomes", rows)
 
@@ -392,7 +443,15 @@ class BatchCoordinator:
         last_activity = _last_activity(batch, progress)
         idle = max((now - last_activity).total_seconds(), 0.0)
         if status is BatchStatus.RUNNING and remaining == 0:
-            self._update(batch["batch_id"], status=BatchStatus.COMPLETE, finished_at=now)
+            # Compare-and-swap: of several /status calls finding it done, one completes it and runs
+            # the night checks; the others see it complete (or superseded) on their next read.
+            if not self._update(
+                batch["batch_id"],
+                from_status=BatchStatus.RUNNING,
+                status=BatchStatus.COMPLETE,
+                finished_at=now,
+            ):
+                return self.status(batch["batch_id"])
             status = BatchStatus.COMPLETE
             batch["finished_at"] = now
             log.info(
@@ -476,6 +535,7 @@ class BatchCoordinator:
                 # Nothing was published: the date is free again for a plain /start.
                 self._update(
                     batch_id,
+                    from_status=status,
                     status=BatchStatus.FAILED,
                     error=f"finalized ({reason}) while loading: the coordinator stopped before publishing",
                     finished_at=now,
@@ -501,6 +561,7 @@ class BatchCoordinator:
                 )
                 self._update(
                     batch_id,
+                    from_status=status,
                     status=BatchStatus.STALLED,
                     error=f"finalized ({reason}): {len(missing)} players missing",
                     finished_at=now,
@@ -525,7 +586,13 @@ class BatchCoordinator:
         return {**self.status(batch_id), "finalized": True, "missing": missing}
 
     def _missing_players(self, batch_id: str, game_date: date) -> list[int]:
-        """Slate players with neither a prediction nor any outcome (one slate query, one results query).
+        """Slate players with no result, or whose latest news is a re-send that never arrived (one
+        slate query, one results query).
+
+        A player with a prediction, a skip or a rejection has a result; so has one whose lost message
+        (publish_failed, missing) was not re-sent since, which already counts as failed. Finalizing
+        runs after NBA_PROPS_STALL_AFTER_S without a write, so a re-sent message still without a
+        prediction is lost too.
 
         The slate is read again rather than stored with the batch: a roster move between /start and
         finalizing would show up here as a missing (or no longer listed) player, which the log notes.
@@ -534,8 +601,24 @@ class BatchCoordinator:
         slate = self._warehouse.query("slate", {"game_date": game_date}, timeout_s=timeout)
         params = {"batch_id": batch_id, "game_date": game_date}
         results = self._warehouse.query("batch_player_results", params)
-        known = {int(p) for p in results["player_id"]}
-        return sorted({int(p) for p in slate["player_id"]} - known)
+        latest: dict[int, dict[str, pd.Timestamp]] = {}
+        for pid, result, at in zip(
+            results["player_id"], results["result"], results["latest_at"], strict=True
+        ):
+            latest.setdefault(int(pid), {})[str(result)] = pd.Timestamp(at)
+        lost = (Outcome.PUBLISH_FAILED.value, Outcome.MISSING.value)
+
+        def has_result(pid: int) -> bool:
+            known = latest.get(pid)
+            if not known:
+                return False
+            if set(known) - {*lost, Outcome.RESENT.value}:
+                return True  # predicted, skipped, failed or dead-lettered
+            resent_at = known.get(Outcome.RESENT.value)
+            lost_at = max((known[k] for k in lost if k in known), default=None)
+            return resent_at is None or (lost_at is not None and lost_at > resent_at)
+
+        return sorted(pid for pid in {int(p) for p in slate["player_id"]} if not has_result(pid))
 
     def resume(self, batch_id: str) -> dict[str, Any]:
         """Send what a batch never got to the workers, under the same batch id (same prediction ids).
@@ -570,6 +653,7 @@ class BatchCoordinator:
                 if (known.get(r.player_id) and known[r.player_id] <= lost | {Outcome.RESENT.value})
                 or (interrupted and r.player_id not in known)
             ]
+            self._ensure_holder(game_date, batch_id)  # a forced /start may have taken the date meanwhile
             report = self._fan_out(batch_id, game_date, targets)
             now = self._clock()
             self._warehouse.append(
@@ -589,6 +673,7 @@ class BatchCoordinator:
                 ],
             )
             published = int(batch["published"]) + len(report.published)
+            # Superseded meanwhile: it stays superseded (batch_update.sql), its rows hidden by the view.
             self._update(batch_id, status=BatchStatus.RUNNING, published=published)
             log.info("Batch resumed", resent=len(report.published), failed=len(report.failed))
         return {
@@ -637,7 +722,11 @@ class BatchCoordinator:
     def _latest(self, game_date: date | None) -> dict[str, Any] | None:
         return self._row(self._warehouse.query("batch_latest", {"game_date": game_date}))
 
-    def _update(self, batch_id: str, **changes: Any) -> None:
+    def _update(self, batch_id: str, *, from_status: BatchStatus | None = None, **changes: Any) -> bool:
+        """Apply ``changes``; with ``from_status``, only while the batch is in it. True if applied.
+
+        A superseded batch never leaves that status, whoever still works on it (batch_update.sql).
+        """
         params: dict[str, Any] = {
             "batch_id": batch_id,
             "status": None,
@@ -649,9 +738,10 @@ class BatchCoordinator:
             "superseded_by": None,
             "finished_at": None,
             "now": self._clock(),
+            "from_status": from_status.value if from_status is not None else None,
         }
         unknown = set(changes) - set(params)
         if unknown:
             raise TypeError(f"unknown batch fields {sorted(unknown)}")
         params.update({k: (v.value if isinstance(v, StrEnum) else v) for k, v in changes.items()})
-        self._warehouse.execute("batch_update", params)
+        return self._warehouse.execute("batch_update", params) > 0

@@ -6,7 +6,10 @@ training-parity test does the same for a past date.
 
 Rules, shared with training so that both sides see the same inputs:
 - a player whose latest pre-tip injury status is OUT gets no request (the contract cannot carry one;
-  the caller records the skip: compare the slate's players with the requests');
+  the caller records the skip); statuses are compared after `injury_status` normalizes them, here
+  and in the coordinator's eligibility rules alike;
+- a slate row the contract refuses (an unknown phase, a missing name) is one player's problem, not
+  the night's: with ``rejected`` given, the row is reported there and the others go on;
 - an injury status the contract does not know becomes None, as `compute_features` maps it to NaN;
 - a line outside the contract's bounds is no line (`shared.features.valid_line`), and so is an
   opening line outside them; NaN context values become None;
@@ -22,6 +25,7 @@ from typing import Any, get_args
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 
 from shared.context_features import CONTEXT_INPUT_COLUMNS, context_features, context_payload
 from shared.contracts import (
@@ -84,7 +88,8 @@ def _opt_datetime(value: Any) -> datetime | None:
     return result
 
 
-def _status(value: Any) -> str | None:
+def injury_status(value: Any) -> str | None:
+    """A slate's injury status as the rules compare it: trimmed, upper case; None when missing."""
     if _missing(value):
         return None
     return str(value).strip().upper()
@@ -135,9 +140,18 @@ def _line_quote(row: dict[Any, Any]) -> LineQuote | None:
 
 
 def build_requests(
-    slate: pd.DataFrame, history: pd.DataFrame, lines: pd.DataFrame, *, batch_id: str
+    slate: pd.DataFrame,
+    history: pd.DataFrame,
+    lines: pd.DataFrame,
+    *,
+    batch_id: str,
+    rejected: list[tuple[int, str]] | None = None,
 ) -> list[PredictionRequest]:
-    """One request per slate player (OUT excluded), in slate order, each with its own history."""
+    """One request per slate player (OUT excluded), in slate order, each with its own history.
+
+    A row the contract refuses raises, unless ``rejected`` is given: then (player_id, why) is
+    appended to it and the row is left out.
+    """
     player_ids, lists = _history_lists(history)
     line_rows: dict[tuple[int, str], dict[Any, Any]] = {
         (int(row["player_id"]), str(row["game_id"])): row for row in lines.to_dict("records")
@@ -152,38 +166,58 @@ def build_requests(
     )
     requests: list[PredictionRequest] = []
     for position, row in enumerate(slate.to_dict("records")):
-        status = _status(row.get("injury_status"))
+        status = injury_status(row.get("injury_status"))
         if status in _SKIPPED_STATUSES:
             continue
         player_id = int(row["player_id"])
-        game_id = str(row["game_id"])
-        lo = int(np.searchsorted(player_ids, player_id, side="left"))
-        hi = int(np.searchsorted(player_ids, player_id, side="right"))
-        game = GameContext(
-            game_id=game_id,
-            game_date=_as_date(row["game_date"]),
-            tipoff_utc=_opt_datetime(row.get("tipoff_utc")),
-            season=str(row["season"]),
-            phase=row["phase"],
-            team_id=int(row["team_id"]),
-            team_abbr=str(row["team_abbr"]),
-            opponent_team_id=int(row["opponent_team_id"]),
-            opponent_abbr=str(row["opponent_abbr"]),
-            is_home=bool(row["is_home"]),
-            **{name: _opt_float(row.get(name)) for name in _CONTEXT_FLOATS},
-            **{name: _opt_int(row.get(name)) for name in _CONTEXT_INTS},
-        )
-        line_row = line_rows.get((player_id, game_id))
-        requests.append(
-            PredictionRequest(
-                batch_id=batch_id,
-                player_id=player_id,
-                player_name=str(row["player_name"]),
-                game=game,
-                injury_status=status if status in _REQUEST_STATUSES else None,
-                history=HistoryTable(**{name: values[lo:hi] for name, values in lists.items()}),
-                line=_line_quote(line_row) if line_row is not None else None,
-                context=context_payload(context_rows[position]) if context_rows is not None else {},
-            )
-        )
+        try:
+            request = _request(row, position, status, player_ids, lists, line_rows, context_rows, batch_id)
+        except ValidationError as exc:
+            if rejected is None:
+                raise
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
+            rejected.append((player_id, problems[:500]))
+            continue
+        requests.append(request)
     return requests
+
+
+def _request(
+    row: dict[Any, Any],
+    position: int,
+    status: str | None,
+    player_ids: np.ndarray,
+    lists: dict[str, list[Any]],
+    line_rows: dict[tuple[int, str], dict[Any, Any]],
+    context_rows: list[dict[str, Any]] | None,
+    batch_id: str,
+) -> PredictionRequest:
+    player_id = int(row["player_id"])
+    game_id = str(row["game_id"])
+    lo = int(np.searchsorted(player_ids, player_id, side="left"))
+    hi = int(np.searchsorted(player_ids, player_id, side="right"))
+    game = GameContext(
+        game_id=game_id,
+        game_date=_as_date(row["game_date"]),
+        tipoff_utc=_opt_datetime(row.get("tipoff_utc")),
+        season=str(row["season"]),
+        phase=row["phase"],
+        team_id=int(row["team_id"]),
+        team_abbr=str(row["team_abbr"]),
+        opponent_team_id=int(row["opponent_team_id"]),
+        opponent_abbr=str(row["opponent_abbr"]),
+        is_home=bool(row["is_home"]),
+        **{name: _opt_float(row.get(name)) for name in _CONTEXT_FLOATS},
+        **{name: _opt_int(row.get(name)) for name in _CONTEXT_INTS},
+    )
+    line_row = line_rows.get((player_id, game_id))
+    return PredictionRequest(
+        batch_id=batch_id,
+        player_id=player_id,
+        player_name=str(row["player_name"]),
+        game=game,
+        injury_status=status if status in _REQUEST_STATUSES else None,
+        history=HistoryTable(**{name: values[lo:hi] for name, values in lists.items()}),
+        line=_line_quote(line_row) if line_row is not None else None,
+        context=context_payload(context_rows[position]) if context_rows is not None else {},
+    )

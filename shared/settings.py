@@ -135,6 +135,14 @@ class Settings(BaseSettings):
             raise ValueError("retry_max_backoff_s must be >= retry_min_backoff_s")
         if self.prediction_ceiling <= self.prediction_floor:
             raise ValueError("prediction_ceiling must be above prediction_floor")
+        # A load (three queries) and a fan-out may legitimately run this long without a write: a
+        # shorter stall time would finalize a live batch.
+        busiest = 3 * self.query_timeout_s + self.publish_timeout_s
+        if self.stall_after_s <= busiest:
+            raise ValueError(
+                f"stall_after_s ({self.stall_after_s:g}) must exceed 3 x query_timeout_s + "
+                f"publish_timeout_s ({busiest:g}), the longest a live batch may go without a write"
+            )
         if self.alert_prediction_max_points <= self.alert_prediction_min_points:
             raise ValueError("alert_prediction_max_points must be above alert_prediction_min_points")
         if self.alert_webhook_url is not None:

@@ -146,6 +146,7 @@ def update_batch(warehouse: Warehouse, batch_id: str, **changes: Any) -> int:
             "error",
             "superseded_by",
             "finished_at",
+            "from_status",
         )
     )
     params.update(changes, batch_id=batch_id, now=NOW + timedelta(minutes=1))
@@ -223,6 +224,100 @@ def test_an_empty_player_list_returns_no_lines(seeded: Warehouse) -> None:
     lines = seeded.query("lines", {"game_date": small_night().game_date, "player_ids": []})
 
     assert lines.empty
+
+
+def _tipoff_night(warehouse: Warehouse) -> None:
+    """Two games on GAME_DATE: G_UNKNOWN without a tip-off time (as the importer writes every game),
+    G_KNOWN tipping off at 00:30Z the next day. Player 7 plays the first, player 8 the second; each
+    has a morning, an evening and an in-game line snapshot, and a morning and a post-game injury
+    report."""
+    next_day = GAME_DATE + timedelta(days=1)
+
+    def at(day: date, hour: int, minute: int = 0) -> datetime:
+        return datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
+
+    games = [("G_UNKNOWN", None, 1, 2, 7), ("G_KNOWN", at(next_day, 0, 30), 3, 4, 8)]
+    warehouse.load_frame(
+        "teams",
+        pd.DataFrame({"team_id": [1, 2, 3, 4], "abbreviation": ["AAA", "BBB", "CCC", "DDD"], "name": "Team"}),
+    )
+    warehouse.load_frame(
+        "players", pd.DataFrame({"player_id": [7, 8], "name": ["Seven", "Eight"], "team_id": [1, 3]})
+    )
+    schedule = pd.DataFrame(
+        [
+            {"game_id": g, "game_date": GAME_DATE, "tipoff_utc": tip, "home_team_id": home,
+             "away_team_id": away, "season": "2026-27", "phase": "regular"}
+            for g, tip, home, away, _ in games
+        ]
+    )  # fmt: skip
+    schedule["tipoff_utc"] = pd.to_datetime(schedule["tipoff_utc"], utc=True)
+    warehouse.load_frame("schedule", schedule)
+    snapshots, reports, logs = [], [], []
+    for game_id, _, home, away, player in games:
+        for taken, line in (
+            (at(GAME_DATE, 15), 24.5),
+            (at(GAME_DATE, 23), 23.5),
+            (at(next_day, 2, 15), 11.5),
+        ):
+            snapshots.append(
+                {"game_id": game_id, "game_date": GAME_DATE, "player_id": player, "bookmaker": "fanduel",
+                 "line": line, "over_price": -110, "under_price": -110, "snapshot_at": taken}
+            )  # fmt: skip
+        for reported, status in ((at(GAME_DATE, 14), "QUESTIONABLE"), (at(next_day, 4), "OUT")):
+            reports.append(
+                {"game_id": game_id, "game_date": GAME_DATE, "player_id": player, "status": status,
+                 "reported_at": reported}
+            )  # fmt: skip
+        logs.append(
+            {"game_id": game_id, "game_date": GAME_DATE, "season": "2026-27", "player_id": player,
+             "team_id": home, "opponent_team_id": away, "is_home": True, "minutes": 30.0, "points": 20}
+        )  # fmt: skip
+    warehouse.load_frame("prop_line_snapshots", pd.DataFrame(snapshots))
+    warehouse.load_frame("injury_reports", pd.DataFrame(reports))
+    warehouse.load_frame("player_game_logs", pd.DataFrame(logs))
+
+
+def _cutoff_view(warehouse: Warehouse) -> dict[str, dict[int, object]]:
+    """What serving and training see of each player: the chosen line and the injury status."""
+    window = {"start_date": GAME_DATE, "end_date": GAME_DATE}
+    lines = warehouse.query("lines", {"game_date": GAME_DATE, "player_ids": [7, 8]})
+    training_lines = warehouse.query("training_lines", window)
+    slate = warehouse.query("slate", {"game_date": GAME_DATE})
+    context = warehouse.query("training_context", window)
+    return {
+        "lines": {int(r.player_id): float(r.line) for r in lines.itertuples()},
+        "training_lines": {int(r.player_id): float(r.line) for r in training_lines.itertuples()},
+        "slate": {int(r.player_id): r.injury_status for r in slate.itertuples()},
+        "training_context": {int(r.player_id): r.injury_status for r in context.itertuples()},
+    }
+
+
+def test_without_a_tipoff_time_lines_and_injury_reports_count_until_16_utc_of_the_game_date(
+    warehouse: Warehouse,
+) -> None:
+    _tipoff_night(warehouse)
+
+    seen = _cutoff_view(warehouse)
+
+    # Player 7's game has no tip-off time: the 15:00Z line counts, the 23:00Z and in-game ones do not.
+    # Player 8's game tips off at 00:30Z: its 23:00Z line is the last before tip-off.
+    assert seen["lines"] == seen["training_lines"] == {7: 24.5, 8: 23.5}
+    assert seen["slate"] == seen["training_context"] == {7: "QUESTIONABLE", 8: "QUESTIONABLE"}
+
+
+def test_the_cutoff_without_a_tipoff_time_is_16_utc_whatever_the_duckdb_session_time_zone() -> None:
+    warehouse = DuckDbWarehouse(":memory:")
+    warehouse.create_schema()
+    _tipoff_night(warehouse)
+    warehouse.sql("SET TimeZone = 'America/Los_Angeles'")  # the cursor the queries below run on
+
+    try:
+        seen = _cutoff_view(warehouse)
+    finally:
+        warehouse.close()
+
+    assert seen["lines"] == seen["training_lines"] == {7: 24.5, 8: 23.5}
 
 
 @pytest.mark.emulator
@@ -333,6 +428,28 @@ def test_predictions_of_a_superseded_batch_leave_the_view(warehouse: Warehouse) 
     assert batch_predictions(warehouse, "new")["player_id"].tolist() == [1]
 
 
+def test_a_superseded_batch_stays_superseded_whatever_is_written_to_it(warehouse: Warehouse) -> None:
+    start_batch(warehouse, "old")
+    update_batch(warehouse, "old", status="superseded", superseded_by="new")
+
+    # A coordinator still working on it moves it on: the other fields change, the status does not.
+    assert update_batch(warehouse, "old", status="running", published=7) == 1
+
+    row = warehouse.query("batch_get", {"batch_id": "old"}).iloc[0]
+    assert row["status"] == "superseded" and int(row["published"]) == 7
+
+
+def test_an_update_from_a_status_applies_only_in_that_status(warehouse: Warehouse) -> None:
+    start_batch(warehouse, "b1", status="running")
+
+    assert update_batch(warehouse, "b1", status="complete", from_status="publishing") == 0
+    assert warehouse.query("batch_get", {"batch_id": "b1"}).at[0, "status"] == "running"
+    assert update_batch(warehouse, "b1", status="complete", from_status="running") == 1
+    # The second of two racing completions changes nothing: the caller knows it lost.
+    assert update_batch(warehouse, "b1", status="complete", from_status="running") == 0
+    assert warehouse.query("batch_get", {"batch_id": "b1"}).at[0, "status"] == "complete"
+
+
 def test_rows_missing_a_required_column_are_refused_whole(warehouse: Warehouse) -> None:
     start_batch(warehouse, "b1")
     broken = prediction("b1", 2)
@@ -365,6 +482,26 @@ def test_loading_rows_whose_keys_exist_keeps_the_first_row_of_each_key(warehouse
     assert handed_over == 4
     statuses = {b: warehouse.query("batch_get", {"batch_id": b})["status"].tolist() for b in "abc"}
     assert statuses == {"a": ["complete"], "b": ["complete"], "c": ["failed"]}
+
+
+def test_a_key_loaded_again_under_another_partition_date_keeps_its_first_row(warehouse: Warehouse) -> None:
+    def game(game_id: str, day: date, home: int, away: int) -> dict[str, Any]:
+        return {"game_id": game_id, "game_date": day, "tipoff_utc": None, "home_team_id": home,
+                "away_team_id": away, "season": "2026-27", "phase": "regular"}  # fmt: skip
+
+    warehouse.load_frame(
+        "teams", pd.DataFrame({"team_id": [1, 2, 3, 4], "abbreviation": ["A", "B", "C", "D"], "name": "Team"})
+    )
+    warehouse.load_frame("players", pd.DataFrame({"player_id": [7, 9], "name": "P", "team_id": [1, 3]}))
+    first, later = date(2026, 12, 1), date(2027, 1, 15)
+    warehouse.load_frame("schedule", pd.DataFrame([game("G1", first, 1, 2)]))
+    # G1 again, re-dated to another month (a postponed game keeps its id), with a new game G2.
+    warehouse.load_frame("schedule", pd.DataFrame([game("G1", later, 1, 2), game("G2", later, 3, 4)]))
+
+    def games_on(day: date) -> list[str]:
+        return sorted(set(warehouse.query("slate", {"game_date": day})["game_id"]))
+
+    assert (games_on(first), games_on(later)) == (["G1"], ["G2"])
 
 
 # -- batch bookkeeping ------------------------------------------------------------------------------

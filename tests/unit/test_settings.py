@@ -21,9 +21,10 @@ def test_defaults_are_the_embedded_mode_with_a_120_second_query_timeout(
 
 def test_reads_the_environment_with_the_nba_props_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NBA_PROPS_QUERY_TIMEOUT_S", "300")
+    monkeypatch.setenv("NBA_PROPS_STALL_AFTER_S", "1800")
     monkeypatch.setenv("NBA_PROPS_BOOKMAKER_PRIORITY", "FanDuel, draftkings")
     settings = Settings()
-    assert settings.query_timeout_s == 300.0
+    assert settings.query_timeout_s == 300.0 and settings.stall_after_s == 1800.0
     assert settings.bookmaker_priority == ["fanduel", "draftkings"]
 
 
@@ -53,3 +54,10 @@ def test_cloud_mode_needs_a_project_and_takes_it_for_pubsub_too() -> None:
 def test_a_public_bind_address_is_not_loopback() -> None:
     assert not Settings(host="0.0.0.0").binds_loopback_only
     assert Settings(host="::1").binds_loopback_only
+
+
+def test_a_stall_time_shorter_than_a_live_load_and_fan_out_is_refused() -> None:
+    # Three queries at 300 s and a 60 s publish may run 960 s without a write: 900 s would finalize it.
+    with pytest.raises(ValidationError, match="stall_after_s"):
+        Settings(query_timeout_s=300, publish_timeout_s=60, stall_after_s=900)
+    assert Settings(query_timeout_s=300, publish_timeout_s=60, stall_after_s=961).stall_after_s == 961
