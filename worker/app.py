@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import structlog
@@ -12,12 +13,13 @@ from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from shared.auth import AuthError, auth_error_response, authenticate_requests, install_auth
-from shared.errors import NbaPropsError, QueryTimeout, WarehouseUnavailable
+from shared.errors import NbaPropsError, PoisonMessage, QueryTimeout, WarehouseUnavailable
 from shared.limits import WORKER_MAX_BODY_BYTES, BodySizeLimit
 from shared.logging import configure_logging, get_logger, trace_field
 from shared.model import ModelBundle
 from shared.settings import Settings
 from shared.warehouse import Warehouse, make_warehouse
+from worker.dead_letters import DEAD_LETTER_PATH, record_pushed_dead_letter
 from worker.predict import PredictionHandler
 
 log = get_logger(__name__)
@@ -126,6 +128,25 @@ def create_app(container: WorkerContainer | None = None, settings: Settings | No
         if handled.outcome == "rejected":
             log.warning("Message rejected", reason=handled.reason, detail=handled.detail)
             return JSONResponse({"status": "rejected", "reason": handled.reason}, status_code=200)
+        return Response(status_code=204)
+
+    @app.post(DEAD_LETTER_PATH, status_code=204, openapi_extra={"requestBody": PUSH_REQUEST_BODY})
+    def dead_letter(c: ContainerDep, body: bytes = Depends(_body)) -> Response:
+        """The dead-letter topic's push endpoint: 204 recorded, 200 not an envelope, 503 retry later."""
+        try:
+            letter = record_pushed_dead_letter(c.warehouse, body, datetime.now(UTC))
+        except PoisonMessage as exc:
+            log.error("Unreadable dead letter dropped", reason=exc.reason, detail=exc.detail)
+            return JSONResponse({"status": "rejected", "reason": exc.reason}, status_code=200)
+        except _TRANSIENT as exc:
+            log.warning("Transient failure recording a dead letter; asking for redelivery", error=str(exc))
+            return JSONResponse({"error": "transient", "detail": str(exc)}, status_code=503)
+        log.error(
+            "Prediction request dead-lettered",
+            batch_id=letter.attributes.get("batch_id"),
+            player_id=letter.attributes.get("player_id"),
+            attempts=letter.attempts,
+        )
         return Response(status_code=204)
 
     @app.get("/healthz")

@@ -72,3 +72,36 @@ resource "google_pubsub_subscription" "dead_letter" {
     ttl = ""
   }
 }
+
+# A push subscription on the same topic, so every dead letter is also recorded: the worker's
+# dead-letter route writes a `dead_lettered` outcome for the player, which /status counts as failed
+# and the coordinator's `dead_letters` alert reports (README.md, Reliability and security). The pull
+# subscription above still keeps each message for inspection and replay.
+resource "google_pubsub_subscription" "dead_letter_recorder" {
+  name  = "${var.name_prefix}-predictions-dead-letter-recorder"
+  topic = google_pubsub_topic.dead_letter.id
+
+  ack_deadline_seconds       = 60
+  message_retention_duration = var.dead_letter_retention
+
+  push_config {
+    push_endpoint = "${google_cloud_run_v2_service.worker.uri}/pubsub/dead-letter"
+
+    # The same identity and audience as the request push: the worker checks them the same way.
+    oidc_token {
+      service_account_email = google_service_account.push.email
+      audience              = local.worker_audience
+    }
+  }
+
+  retry_policy {
+    minimum_backoff = "10s"
+    maximum_backoff = "600s"
+  }
+
+  expiration_policy {
+    ttl = ""
+  }
+
+  depends_on = [google_service_account_iam_member.service_agent_mints_push_tokens]
+}

@@ -579,12 +579,28 @@ def test_failed_messages_are_dead_lettered_after_five_attempts() -> None:
     assert tf.resolve(service_env("worker")["NBA_PROPS_MAX_DELIVERY_ATTEMPTS"]) == attempts
 
 
+def test_dead_letters_are_recorded_by_the_workers_dead_letter_route() -> None:
+    from worker.dead_letters import DEAD_LETTER_PATH
+
+    tf = terraform()
+    recorder = tf.resource("google_pubsub_subscription", "dead_letter_recorder")
+    assert recorder["topic"] == ref("google_pubsub_topic.dead_letter.id")
+    push = one(recorder, "push_config")
+    assert push["push_endpoint"] == ref("google_cloud_run_v2_service.worker.uri") + DEAD_LETTER_PATH
+    assert ("POST", DEAD_LETTER_PATH) in routes("worker")
+    # Signed like the request push, for the audience and identity the worker accepts.
+    assert one(push, "oidc_token") == one(
+        one(tf.resource("google_pubsub_subscription", "worker_push"), "push_config"), "oidc_token"
+    )
+    assert "dead_letter_policy" not in recorder, "the end of the line: nowhere further to send"
+
+
 def test_dead_letters_are_kept_on_a_subscription_that_never_expires() -> None:
     tf = terraform()
     keepers = [
         s
         for s in tf.of_kind("google_pubsub_subscription").values()
-        if s["topic"] == ref("google_pubsub_topic.dead_letter.id")
+        if s["topic"] == ref("google_pubsub_topic.dead_letter.id") and "push_config" not in s
     ]
     assert len(keepers) == 1
     keeper = keepers[0]
