@@ -309,13 +309,15 @@ def mae_trend(rows: pd.DataFrame) -> list[TrendPoint]:
 
 
 def calibration(rows: pd.DataFrame, bins: int = CALIBRATION_BINS) -> list[CalibrationBin]:
-    """Observed over rate per bin of predicted prob_over (graded rows with a line; pushes left out)."""
+    """Observed over rate per bin of predicted prob_over (graded rows with a line). prob_over is
+    P(actual > line), so a push (actual == line) counts as not over: leaving pushes out would lift
+    every observed rate on whole-number lines."""
     if rows.empty:
         return []
     prob = _numeric(rows, "prob_over")
     actual = _numeric(rows, "actual_points")
     line = _numeric(rows, "line")
-    ok = (rows["result"] != "void") & prob.notna() & line.notna() & actual.notna() & (actual != line)
+    ok = (rows["result"] != "void") & prob.notna() & line.notna() & actual.notna()
     if not ok.any():
         return []
     which = (prob[ok] * bins).astype(int).clip(upper=bins - 1)
@@ -430,15 +432,19 @@ class Grader:
             written = self._warehouse.execute(
                 "grade", {"game_date": game_date, "grading_run_id": run_id, "now": now}, timeout_s=timeout
             )
-            window_start = game_date - timedelta(days=self._settings.alert_hit_rate_window_days - 1)
-            rows = self._warehouse.query(
-                "grade_rows", {"start_date": window_start, "end_date": game_date}, timeout_s=timeout
+            # This night is exactly this run's rows, read by run id: through the latest-run view, a
+            # concurrent grader's run landing before this read would hide them (and an empty
+            # re-grade would show the older run). Earlier nights are their current runs.
+            night = self._warehouse.query(
+                "grade_run_rows", {"game_date": game_date, "grading_run_id": run_id}, timeout_s=timeout
             )
-            days = pd.to_datetime(rows["game_date"]).dt.date if not rows.empty else pd.Series(dtype=object)
-            # This night is exactly this run (the view could still show an older run if this one wrote
-            # nothing); earlier nights are their current runs.
-            night = rows.loc[(days == game_date) & (rows["grading_run_id"] == run_id)] if len(rows) else rows
-            rows = pd.concat([rows.loc[days != game_date], night]) if len(rows) else rows
+            window_start = game_date - timedelta(days=self._settings.alert_hit_rate_window_days - 1)
+            earlier = self._warehouse.query(
+                "grade_rows",
+                {"start_date": window_start, "end_date": game_date - timedelta(days=1)},
+                timeout_s=timeout,
+            )
+            rows = pd.concat([f for f in (earlier, night) if not f.empty]) if len(earlier) else night
             summary = summarize(night, game_date=game_date, grading_run_id=run_id, graded_at=now)
             window = window_hit_rate(rows, start=window_start, end=game_date)
             summary["hit_rate_window"] = window

@@ -116,10 +116,14 @@ class EmbeddedStack:
         return self.coordinator.warehouse
 
     def stop(self) -> None:
-        # Stop taking work, let in-flight deliveries finish, then stop the servers.
+        # Stop taking batches (the coordinator's server), let the transport finish its deliveries while
+        # the worker still serves (bounded by NBA_PROPS_PUSH_CLOSE_TIMEOUT_S; the rest is dead-lettered
+        # and recorded), then stop the worker and close the warehouse last: the sink writes to it.
+        for server in self._servers[1:]:
+            server.stop()
         if self.coordinator is not None:
             self.coordinator.close()
-        for server in reversed(self._servers):
+        for server in self._servers[:1]:
             server.stop()
         if self.coordinator is not None:
             self.coordinator.warehouse.close()

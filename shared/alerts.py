@@ -13,7 +13,7 @@ kind and key make its signature. `AlertManager.raise_alert` is the one entry poi
    is visible may still send (clock skew plus write latency, milliseconds); at worst a second copy.
 2. **Sinks.** The structured log always (one `Alert` event at the alert's severity; Cloud Logging
    alert policies can match it), then the configured ones: a Slack-compatible webhook (httpx,
-   bounded retries with tenacity, a timeout per attempt) and a Pub/Sub topic.
+   bounded retries with tenacity, an overall deadline per attempt) and a Pub/Sub topic.
 3. **Never breaks the caller.** A failing store means "send anyway" (an alert about the warehouse
    must still go out); a failing sink is logged and the next sink is tried; `raise_alert` returns
    whether the alert went out and never raises.
@@ -25,13 +25,18 @@ import hashlib
 import json
 import os
 import socket
+import ssl
+import threading
+import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
+import httpcore
 import httpx
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
@@ -240,11 +245,114 @@ def slack_payload(alert: Alert) -> dict[str, Any]:
     return {"text": "\n".join(lines)}
 
 
+class _AttemptDeadline:
+    """When the current webhook attempt must be over, per thread (one sink serves every request
+    thread of a service). httpx's timeout bounds each socket operation, so a server dripping a byte
+    at a time would keep an attempt alive indefinitely; here every operation of the attempt (connect,
+    TLS handshake, each send and each read) gets at most what is left of the attempt's budget, and
+    none starts once it is spent."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._local = threading.local()
+
+    @contextmanager
+    def budget(self, seconds: float) -> Iterator[None]:
+        self._local.ends_at = self._clock() + seconds
+        try:
+            yield
+        finally:
+            self._local.ends_at = None
+
+    def clamp(self, timeout: float | None, expired: type[httpcore.TimeoutException]) -> float | None:
+        ends_at: float | None = getattr(self._local, "ends_at", None)
+        if ends_at is None:
+            return timeout
+        left = ends_at - self._clock()
+        if left <= 0:
+            raise expired("the webhook attempt ran out of its time budget")
+        return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, inner: httpcore.NetworkStream, deadline: _AttemptDeadline) -> None:
+        self._inner = inner
+        self._deadline = deadline
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, self._deadline.clamp(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        # An alert is a few KB: one send, so the clamp at its start bounds it.
+        self._inner.write(buffer, self._deadline.clamp(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        budget = self._deadline.clamp(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, budget), self._deadline)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    def __init__(self, deadline: _AttemptDeadline) -> None:
+        self._inner = httpcore.SyncBackend()
+        self._deadline = deadline
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        budget = self._deadline.clamp(timeout, httpcore.ConnectTimeout)
+        stream = self._inner.connect_tcp(host, port, budget, local_address, socket_options)
+        return _DeadlineStream(stream, self._deadline)
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
+        budget = self._deadline.clamp(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._inner.connect_unix_socket(path, budget, socket_options), self._deadline)
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+class _DeadlineTransport(httpx.HTTPTransport):
+    """httpx's own transport over a network backend that enforces the attempt's deadline."""
+
+    def __init__(self, deadline: _AttemptDeadline) -> None:
+        super().__init__()
+        # httpx does not pass a network backend through to httpcore, so the pool it built is
+        # replaced by the same pool with one (TLS verified, HTTP/1.1, httpx's default limits).
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=100,
+            max_keepalive_connections=20,
+            keepalive_expiry=5.0,
+            network_backend=_DeadlineBackend(deadline),
+        )
+
+
 class SlackWebhookSink:
     """POSTs a Slack-compatible message; retries transport errors, 429 and 5xx with backoff.
 
-    The worst case a caller waits is `attempts` x `timeout_s` plus the backoff (3 x 5 s + 1.5 s by
-    default). The URL is a secret: it never appears in a log line or an exception.
+    Each attempt has an overall deadline of `timeout_s`, from connecting to the last byte of the
+    answer, so the worst case a caller waits is `attempts` x `timeout_s` plus the backoff (3 x 5 s +
+    1.5 s by default), however slowly the server answers (resolving the host name is left to the
+    system resolver's own timeout). The URL is a secret: it never appears in a log line or an
+    exception.
     """
 
     def __init__(
@@ -255,11 +363,18 @@ class SlackWebhookSink:
         attempts: int = 3,
         backoff_s: float = 0.5,
         transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._url = url
+        self._timeout_s = timeout_s
         self._attempts = attempts
         self._backoff_s = backoff_s
-        self._client = httpx.Client(timeout=timeout_s, transport=transport, follow_redirects=False)
+        self._deadline = _AttemptDeadline(clock)
+        self._client = httpx.Client(
+            timeout=timeout_s,
+            transport=transport or _DeadlineTransport(self._deadline),
+            follow_redirects=False,
+        )
 
     def send(self, alert: Alert) -> None:
         retrying = Retrying(
@@ -280,7 +395,8 @@ class SlackWebhookSink:
             ) from None
 
     def _post(self, payload: dict[str, Any]) -> None:
-        response = self._client.post(self._url, json=payload)
+        with self._deadline.budget(self._timeout_s):
+            response = self._client.post(self._url, json=payload)  # reads the whole answer
         if response.status_code == 429 or response.status_code >= 500:
             raise _RetryableStatus(f"HTTP {response.status_code}")
         if response.status_code >= 300:

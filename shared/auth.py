@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +39,9 @@ CLOCK_SKEW_S = 10
 # Google rotates its signing keys over days and serves the certificates with a max-age of hours.
 CERTS_TTL_S = 300.0
 CERTS_FETCH_TIMEOUT_S = 10.0
+# A token naming a key id the cached certificates lack forces a fetch at most this often: anyone can
+# send such a token, so otherwise every unauthenticated request could make the service fetch.
+CERTS_REFETCH_MIN_INTERVAL_S = 30.0
 # The only routes served without a token: the platform's health probes, which carry none.
 PROBE_PATHS = frozenset({"/healthz", "/readyz"})
 
@@ -88,11 +91,18 @@ class CachingCertsRequest:
 
     ``verify_token`` downloads the certificates on every call; on the worker's hot path that would be
     one HTTP round trip per prediction. Answers are kept for ``ttl_s``; `invalidate` drops them when a
-    token names a key id the cached certificates lack (Google rotated its keys).
+    token names a key id the cached certificates lack (Google rotated its keys), at most once per
+    ``refetch_min_interval_s``.
     """
 
     def __init__(
-        self, inner: Any = None, *, ttl_s: float = CERTS_TTL_S, timeout_s: float = CERTS_FETCH_TIMEOUT_S
+        self,
+        inner: Any = None,
+        *,
+        ttl_s: float = CERTS_TTL_S,
+        timeout_s: float = CERTS_FETCH_TIMEOUT_S,
+        refetch_min_interval_s: float = CERTS_REFETCH_MIN_INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if inner is None:
             import google.auth.transport.requests
@@ -101,8 +111,11 @@ class CachingCertsRequest:
         self._inner = inner
         self._ttl_s = ttl_s
         self._timeout_s = timeout_s
+        self._refetch_min_interval_s = refetch_min_interval_s
+        self._clock = clock
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[float, Any]] = {}
+        self._last_invalidated: float | None = None
         self.fetches = 0
 
     def __call__(
@@ -116,21 +129,30 @@ class CachingCertsRequest:
     ) -> Any:
         if method != "GET":
             return self._inner(url, method=method, body=body, headers=headers, timeout=timeout, **kwargs)
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             cached = self._cache.get(url)
             if cached is not None and now - cached[0] < self._ttl_s:
                 return cached[1]
         response = self._inner(url, method="GET", headers=headers, timeout=timeout or self._timeout_s)
-        self.fetches += 1
-        if response.status == 200:
-            with self._lock:
+        with self._lock:
+            self.fetches += 1
+            if response.status == 200:
                 self._cache[url] = (now, response)
         return response
 
-    def invalidate(self) -> None:
+    def invalidate(self) -> bool:
+        """Drop the cached answers so the next call fetches; False (nothing dropped) when the last
+        invalidation was less than ``refetch_min_interval_s`` ago."""
         with self._lock:
+            now = self._clock()
+            if self._last_invalidated is not None and (
+                now - self._last_invalidated < self._refetch_min_interval_s
+            ):
+                return False
+            self._last_invalidated = now
             self._cache.clear()
+            return True
 
 
 class GoogleIdTokenVerifier:
@@ -190,9 +212,9 @@ class GoogleIdTokenVerifier:
             except google.auth.exceptions.TransportError as exc:
                 raise AuthUnavailable(f"cannot fetch the token certificates: {exc}") from exc
             except ValueError as exc:
-                # An unknown key id right after Google rotated its keys: fetch the certificates again.
-                if attempt == 1 and "key id" in str(exc).lower():
-                    self._request.invalidate()
+                # An unknown key id right after Google rotated its keys: fetch the certificates again
+                # (rate-limited: anyone can send a token naming an unknown key id).
+                if attempt == 1 and "key id" in str(exc).lower() and self._request.invalidate():
                     continue
                 raise Unauthenticated(f"invalid ID token: {exc}") from exc
             except Exception as exc:  # a malformed token can break the JWT parsing in other ways

@@ -16,7 +16,7 @@ import re
 from datetime import date, datetime
 from typing import Any, Final, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from shared.errors import PoisonMessage
 
@@ -87,6 +87,12 @@ class HistoryTable(_Strict):
         return {name: getattr(self, name) for name in type(self).model_fields}
 
 
+def is_american_odds(price: int) -> bool:
+    """American odds are -100 or shorter, or +100 or longer; a price in between (0, -50, +99) is no
+    price at all and would make the profit of a win meaningless."""
+    return abs(price) >= 100
+
+
 class LineQuote(_Strict):
     """A real bookmaker line: the latest snapshot before tip-off and that book's opening line."""
 
@@ -96,6 +102,13 @@ class LineQuote(_Strict):
     under_price: int | None = None
     snapshot_at: datetime
     opening_line: float | None = Field(default=None, gt=0, lt=100)
+
+    @field_validator("over_price", "under_price")
+    @classmethod
+    def _american_odds(cls, price: int | None) -> int | None:
+        if price is not None and not is_american_odds(price):
+            raise ValueError(f"{price} is not American odds (<= -100 or >= +100)")
+        return price
 
 
 class PredictionRequest(_Strict):
@@ -279,10 +292,32 @@ _RFC3339 = re.compile(
 
 def _json(data: bytes, reason: str) -> Any:
     try:
-        return json.loads(data)
+        value = json.loads(data)
     # ValueError covers bad JSON, bad UTF-8 and integers too long to convert; deep nesting recurses.
     except (ValueError, RecursionError) as exc:
         raise PoisonMessage(reason, _clip(str(exc), 300)) from exc
+    # JSON admits lone UTF-16 surrogates ("\ud800", or raw CESU-8 bytes, which json.loads lets
+    # through): valid JSON, but no UTF-8 column, log line or hash can hold them.
+    if _holds_lone_surrogate(value):
+        raise PoisonMessage(reason, "a string holds a lone UTF-16 surrogate: not valid Unicode text")
+    return value
+
+
+def _holds_lone_surrogate(value: Any) -> bool:
+    stack = [value]  # iterative: json.loads accepts nesting deeper than a recursive walk could go
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _clip(value: object, limit: int = 80) -> str:

@@ -16,16 +16,14 @@ class WarehouseUnavailable(NbaPropsError):
 
 
 class QueryTimeout(NbaPropsError):
-    """A warehouse query ran past the configured timeout and was cancelled."""
+    """A warehouse query (or the download of its results) ran past the configured timeout; a job
+    still running then is cancelled."""
 
     def __init__(self, query: str, timeout_s: float, elapsed_s: float) -> None:
         self.query = query
         self.timeout_s = timeout_s
         self.elapsed_s = elapsed_s
-        super().__init__(
-            f"query '{query}' timed out after {elapsed_s:.1f} s "
-            f"(limit {timeout_s:g} s); the job was cancelled"
-        )
+        super().__init__(f"query '{query}' timed out after {elapsed_s:.1f} s (limit {timeout_s:g} s)")
 
 
 class ModelMissing(NbaPropsError):

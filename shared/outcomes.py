@@ -33,11 +33,20 @@ def outcome_row(
     game_date: date | None,
     detail: str = "",
     message_id: str | None = None,
+    delivery_hash: str | None = None,
 ) -> dict[str, Any]:
+    """One outcome row; `delivery_hash` (of the body) tells apart rejected deliveries that carry no
+    message id and name no batch and player."""
+    # Text from a rejected message is untrusted: it may hold lone surrogates no UTF-8 column can store.
+    batch_id, message_id = _utf8_or_none(batch_id), _utf8_or_none(message_id)
+    reason, detail = utf8_safe(reason), utf8_safe(detail)
     # Keyed so that recording the same fact twice (a redelivered poison message) keeps one row.
-    key = (
-        f"{batch_id}|{player_id}|{outcome.value}" if batch_id and player_id else f"msg|{message_id}|{reason}"
-    )
+    if batch_id and player_id:
+        key = f"{batch_id}|{player_id}|{outcome.value}"
+    elif message_id:
+        key = f"msg|{message_id}|{reason}"
+    else:
+        key = f"body|{delivery_hash}|{batch_id}|{reason}"
     return {
         "outcome_id": hashlib.sha256(key.encode()).hexdigest()[:32],
         "batch_id": batch_id,
@@ -49,6 +58,15 @@ def outcome_row(
         "message_id": message_id,
         "recorded_at": recorded_at,
     }
+
+
+def utf8_safe(text: str) -> str:
+    """`text` with anything UTF-8 cannot encode (lone surrogates) written as a backslash escape."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _utf8_or_none(text: str | None) -> str | None:
+    return utf8_safe(text) if text is not None else None
 
 
 def _int_or_none(value: str | None) -> int | None:
@@ -73,7 +91,7 @@ def record_dead_letter(warehouse: Warehouse, letter: DeadLetter, now: datetime) 
         [
             outcome_row(
                 outcome=Outcome.DEAD_LETTERED,
-                reason="max_delivery_attempts",
+                reason=letter.reason,
                 detail=f"{letter.attempts} attempts; last status {letter.last_status}: {letter.last_error}",
                 recorded_at=now,
                 batch_id=attrs.get("batch_id"),

@@ -34,6 +34,7 @@ from shared.contracts import (
     HistoryTable,
     LineQuote,
     PredictionRequest,
+    is_american_odds,
 )
 from shared.features import HISTORY_COLUMNS, valid_line
 
@@ -71,6 +72,12 @@ def _opt_float(value: Any) -> float | None:
 
 def _opt_int(value: Any) -> int | None:
     return None if _missing(value) else int(value)
+
+
+def _opt_price(value: Any) -> int | None:
+    """American odds, or None: a price the contract refuses (0, -50) is no price, not a bad line."""
+    price = _opt_int(value)
+    return price if price is not None and is_american_odds(price) else None
 
 
 def _as_date(value: Any) -> date:
@@ -132,8 +139,8 @@ def _line_quote(row: dict[Any, Any]) -> LineQuote | None:
     return LineQuote(
         bookmaker=str(row["bookmaker"]),
         line=line,
-        over_price=_opt_int(row.get("over_price")),
-        under_price=_opt_int(row.get("under_price")),
+        over_price=_opt_price(row.get("over_price")),
+        under_price=_opt_price(row.get("under_price")),
         snapshot_at=snapshot_at,
         opening_line=opening,
     )

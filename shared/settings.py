@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     max_delivery_attempts: int = Field(default=5, ge=1, le=100)
     retry_min_backoff_s: float = Field(default=0.2, ge=0, le=600)
     retry_max_backoff_s: float = Field(default=10.0, ge=0, le=600)
+    # Loopback: how long one push may go unanswered (Pub/Sub's ack deadline), and how long closing the
+    # transport waits for deliveries before dead-lettering the rest as `transport_closed`.
+    push_request_timeout_s: float = Field(default=60.0, gt=0, le=600)
+    push_close_timeout_s: float = Field(default=30.0, ge=0, le=600)
 
     # The nightly load.
     query_timeout_s: float = Field(default=120.0, gt=0, le=6 * 3600)

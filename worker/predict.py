@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from shared.contracts import (
 )
 from shared.errors import PoisonMessage
 from shared.model import ModelBundle, recommend
-from shared.outcomes import Outcome, outcome_row
+from shared.outcomes import Outcome, outcome_row, utf8_safe
 from shared.settings import Settings
 from shared.warehouse import Warehouse
 
@@ -151,6 +152,8 @@ class PredictionHandler:
                     player_id=player,
                     game_date=_parse_date(game_date),
                     message_id=message_id,
+                    # Without a message id, only the body tells one rejected delivery from another.
+                    delivery_hash=hashlib.sha256(body).hexdigest(),
                 )
             ],
         )
@@ -212,10 +215,11 @@ def _best_effort_attributes(body: bytes) -> tuple[dict[str, str], str | None]:
         attrs = message.get("attributes", {}) if isinstance(message, dict) else {}
         # Bounded: these land in a durable row, and nothing about a rejected message is trusted.
         pairs = list(attrs.items())[:16] if isinstance(attrs, dict) else []
-        clean = {str(k)[:64]: str(v)[:128] for k, v in pairs}
+        # Lone surrogates (valid JSON, not UTF-8) are escaped so the row can be written at all.
+        clean = {utf8_safe(str(k)[:64]): utf8_safe(str(v)[:128]) for k, v in pairs}
         message_id = (
             message.get("messageId") or message.get("message_id") if isinstance(message, dict) else None
         )
-        return clean, str(message_id)[:128] if message_id else None
+        return clean, utf8_safe(str(message_id)[:128]) if message_id else None
     except (ValueError, AttributeError, TypeError, RecursionError):
         return {}, None

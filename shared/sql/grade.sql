@@ -7,7 +7,8 @@
 --   * PASS (no_pick) and NO_LINE (no_line): graded for error only.
 -- When two batches of the date both hold a prediction for a player (a failed batch followed by a
 -- new one), the newest batch's prediction is graded. Profit is per unit staked at the price stored
--- with the prediction: a win at -120 pays 100/120, at +150 pays 1.5; a loss costs 1; a push 0.
+-- with the prediction: a win at -120 pays 100/120, at +150 pays 1.5; a loss costs 1; a push 0. A
+-- stored price that is not American odds (strictly between -100 and +100) counts as no price.
 -- params: game_date DATE, grading_run_id STRING, now TIMESTAMP
 INSERT INTO graded_predictions_raw (
   grading_run_id, prediction_id, batch_id, game_date, game_id, player_id, player_name, team_abbr,
@@ -65,7 +66,11 @@ resulted AS (
         OR (j.recommendation = 'UNDER' AND j.box_points < j.line) THEN 'correct'
       ELSE 'incorrect'
     END AS result,
-    CASE j.recommendation WHEN 'OVER' THEN j.over_price WHEN 'UNDER' THEN j.under_price END AS pick_price
+    -- A price between -100 and +100 (0, -50) is not American odds: no price, so no profit.
+    CASE
+      WHEN j.recommendation = 'OVER' AND ABS(j.over_price) >= 100 THEN j.over_price
+      WHEN j.recommendation = 'UNDER' AND ABS(j.under_price) >= 100 THEN j.under_price
+    END AS pick_price
   FROM judged AS j
 )
 SELECT

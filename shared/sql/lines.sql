@@ -1,5 +1,9 @@
 -- For every slate player and bookmaker: the latest line snapshot taken before tip-off, and that
 -- bookmaker's opening line. Which bookmaker wins is decided by the configured priority afterwards.
+-- Without a tip-off time (schedule.tipoff_utc NULL, as for every imported game) the cutoff is the
+-- game date at 16:00 UTC (11:00 US Eastern in winter, noon in summer), no later than any regular
+-- NBA tip-off: a later snapshot may be an in-game line. The same rule holds in
+-- training_lines.sql and for injury reports in slate.sql.
 -- params: game_date DATE, player_ids ARRAY<INT64>
 WITH snaps AS (
   SELECT l.player_id, l.game_id, l.bookmaker, l.line, l.over_price, l.under_price, l.snapshot_at
@@ -7,7 +11,7 @@ WITH snaps AS (
   JOIN schedule AS g ON g.game_id = l.game_id AND g.game_date = @game_date
   WHERE l.game_date = @game_date
     AND l.player_id IN UNNEST(@player_ids)
-    AND (g.tipoff_utc IS NULL OR l.snapshot_at < g.tipoff_utc)
+    AND l.snapshot_at < COALESCE(g.tipoff_utc, TIMESTAMP(DATETIME(g.game_date, TIME(16, 0, 0)), 'UTC'))
 )
 SELECT
   player_id,

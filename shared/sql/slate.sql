@@ -4,6 +4,8 @@
 -- (shared/context_features.py): the team's schedule from 21 days before to 14 days after with each
 -- game's arena, the opponent's pace over its last 10 games and FT rate allowed, and the next
 -- opponent's win rate before @game_date. Keep in step with training_context.sql (the parity test).
+-- Injury reports count up to tip-off or, without a tip-off time, up to 16:00 UTC on the game date
+-- (lines.sql has the rule and why).
 -- params: game_date DATE
 WITH games AS (
   SELECT game_id, game_date, tipoff_utc, season, phase, home_team_id, away_team_id
@@ -99,7 +101,7 @@ injuries AS (
   FROM injury_reports AS i
   JOIN games AS g ON g.game_id = i.game_id
   WHERE i.game_date = @game_date
-    AND (g.tipoff_utc IS NULL OR i.reported_at < g.tipoff_utc)
+    AND i.reported_at < COALESCE(g.tipoff_utc, TIMESTAMP(DATETIME(g.game_date, TIME(16, 0, 0)), 'UTC'))
   QUALIFY ROW_NUMBER() OVER (PARTITION BY i.player_id ORDER BY i.reported_at DESC) = 1
 )
 SELECT

@@ -2,7 +2,8 @@
 -- context slate.sql gives a slate player, computed the same way for every game in one pass:
 -- season-to-date team and opponent aggregates strictly before the game date (window frames that end
 -- one day before it), days since the team's previous scheduled game within 30 days, and the latest
--- injury-report entry before tip-off. One row per (game, player). Keep in step with slate.sql; the
+-- injury-report entry before tip-off (without a tip-off time: before 16:00 UTC on the game date, as
+-- in slate.sql). One row per (game, player). Keep in step with slate.sql; the
 -- training-parity test compares the two. Also the context-feature inputs slate.sql gives (see there).
 -- params: start_date DATE, end_date DATE
 WITH games AS (
@@ -130,7 +131,7 @@ injuries AS (
   FROM injury_reports AS i
   JOIN games AS g ON g.game_id = i.game_id
   WHERE i.game_date BETWEEN @start_date AND @end_date
-    AND (g.tipoff_utc IS NULL OR i.reported_at < g.tipoff_utc)
+    AND i.reported_at < COALESCE(g.tipoff_utc, TIMESTAMP(DATETIME(g.game_date, TIME(16, 0, 0)), 'UTC'))
   QUALIFY ROW_NUMBER() OVER (PARTITION BY i.game_id, i.player_id ORDER BY i.reported_at DESC) = 1
 )
 SELECT

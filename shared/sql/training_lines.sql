@@ -1,13 +1,17 @@
 -- lines.sql for a date window: for every player, game and bookmaker with @start_date <= game_date
 -- <= @end_date, the latest line snapshot taken before tip-off and that bookmaker's opening line.
 -- Which bookmaker wins is decided by the configured priority afterwards (choose_lines), as nightly.
+-- Without a tip-off time (schedule.tipoff_utc NULL, as for every imported game) the cutoff is the
+-- game date at 16:00 UTC (11:00 US Eastern in winter, noon in summer), no later than any regular
+-- NBA tip-off: a later snapshot may be an in-game line. The same rule holds in
+-- lines.sql and for injury reports in training_context.sql.
 -- params: start_date DATE, end_date DATE
 WITH snaps AS (
   SELECT l.player_id, l.game_id, l.bookmaker, l.line, l.over_price, l.under_price, l.snapshot_at
   FROM prop_line_snapshots AS l
   JOIN schedule AS g ON g.game_id = l.game_id AND g.game_date BETWEEN @start_date AND @end_date
   WHERE l.game_date BETWEEN @start_date AND @end_date
-    AND (g.tipoff_utc IS NULL OR l.snapshot_at < g.tipoff_utc)
+    AND l.snapshot_at < COALESCE(g.tipoff_utc, TIMESTAMP(DATETIME(g.game_date, TIME(16, 0, 0)), 'UTC'))
 )
 SELECT
   player_id,

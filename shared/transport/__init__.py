@@ -37,13 +37,14 @@ class PublishReport:
 
 @dataclass(frozen=True)
 class DeadLetter:
-    """A message that exhausted its delivery attempts."""
+    """A message that exhausted its delivery attempts (or whose transport closed before it was delivered)."""
 
     message_id: str
     attributes: dict[str, str]
     attempts: int
     last_status: int | None
     last_error: str
+    reason: str = "max_delivery_attempts"  # or "transport_closed"
 
 
 DeadLetterSink = Callable[[DeadLetter], None]
@@ -55,7 +56,9 @@ class Publisher(Protocol):
         """Publish every message; never raise for a single message's failure — report it."""
         ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release the transport within a bounded time; publish() afterwards reports failures."""
+        ...
 
 
 def make_publisher(settings: Any, warehouse: Any) -> Publisher:
@@ -78,4 +81,6 @@ def make_publisher(settings: Any, warehouse: Any) -> Publisher:
         min_backoff_s=settings.retry_min_backoff_s,
         max_backoff_s=settings.retry_max_backoff_s,
         concurrency=settings.push_concurrency,
+        request_timeout_s=settings.push_request_timeout_s,
+        close_timeout_s=settings.push_close_timeout_s,
     )

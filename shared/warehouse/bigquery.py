@@ -11,7 +11,9 @@ Why it is built this way (README.md, Cloud mode has the longer story):
   ``jobs.getQueryResults`` hangs up to 10 s on the server per call. At the deadline the job is
   cancelled (best effort; ``job_timeout_ms`` is the backstop) and ``QueryTimeout`` is raised. Every
   RPC has a transport timeout and a retry that ends at the same deadline: the client's default
-  retry would keep going for 10 minutes.
+  retry would keep going for 10 minutes. The result pages are downloaded under that deadline too
+  (the client would give each page at least 120 s), and a job insert whose answer was lost (the
+  client re-sends it and hears 409) is found by its id and waited for.
 - **Writes that never meet a DML limit.** BigQuery allows 2 running + 20 queued UPDATE/MERGE/DELETE
   per table, and rows streamed in the last ~30 minutes cannot be changed by DML at all. So the
   tables the workers write (``predictions_raw``, ``player_outcomes``) are append-only: rows are
@@ -198,8 +200,15 @@ class BigQueryWarehouse:
         sql: str,
         parameters: Sequence[bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter],
         timeout_s: float | None,
-    ) -> tuple[bigquery.QueryJob, Any]:
-        """Run one query job to completion within the limit; return the job and its rows."""
+        *,
+        read: bool = False,
+    ) -> tuple[bigquery.QueryJob, pd.DataFrame]:
+        """Run one query job to completion within the limit; return the job and, if ``read``, its rows
+        (else an empty frame).
+
+        The rows are downloaded under the same deadline as the job ran: the limit covers the answer
+        the caller gets, not only the server's work.
+        """
         limit = timeout_s if timeout_s is not None else self._default_timeout_s
         config = bigquery.QueryJobConfig(
             query_parameters=list(parameters),
@@ -213,17 +222,20 @@ class BigQueryWarehouse:
         self._count()
         started = time.monotonic()
         deadline = started + limit
-        job: bigquery.QueryJob | None = None
+        finished = False
         try:
-            job = self._client.query(
-                sql,
-                job_config=config,
-                job_id=job_id,
-                location=self.location,
-                retry=self._retry(deadline),
-                job_retry=None,
-                timeout=self._rpc_timeout(deadline),
-            )
+            try:
+                job = self._client.query(
+                    sql,
+                    job_config=config,
+                    job_id=job_id,
+                    location=self.location,
+                    retry=self._retry(deadline),
+                    job_retry=None,
+                    timeout=self._rpc_timeout(deadline),
+                )
+            except api_exceptions.Conflict as conflict:
+                job = self._job_inserted_anyway(name, job_id, deadline, conflict)
             delay = FIRST_POLL_S
             while not job.done(retry=self._retry(deadline), timeout=self._rpc_timeout(deadline)):
                 remaining = deadline - time.monotonic()
@@ -231,24 +243,81 @@ class BigQueryWarehouse:
                     raise concurrent.futures.TimeoutError()
                 time.sleep(min(delay, remaining))
                 delay = min(delay * 2, self._max_poll_s)
+            finished = True
             _raise_job_error(name, job, limit, started)
             rows = job.result(
                 retry=self._retry(deadline), timeout=self._rpc_timeout(deadline), job_retry=None
             )
+            frame = _frame(self._pages_within(rows, deadline)) if read else pd.DataFrame()
         except (
             concurrent.futures.TimeoutError,
             requests.exceptions.Timeout,
             api_exceptions.RetryError,
         ) as exc:
-            if time.monotonic() < deadline and not isinstance(exc, concurrent.futures.TimeoutError):
+            if not _out_of_time(exc, deadline):
                 raise WarehouseUnavailable(f"{name}: {exc}") from exc
-            self._cancel(name, job_id)
+            if not finished:  # a finished job has nothing left to stop
+                self._cancel(name, job_id)
             raise QueryTimeout(name, limit, time.monotonic() - started) from exc
         except api_exceptions.GoogleAPICallError as exc:
             _raise_translated(name, exc)
         except _TRANSIENT_TYPES as exc:
             raise WarehouseUnavailable(f"{name}: {exc}") from exc
-        return job, rows
+        return job, frame
+
+    def _job_inserted_anyway(
+        self, name: str, job_id: str, deadline: float, conflict: api_exceptions.Conflict
+    ) -> bigquery.QueryJob:
+        """The job behind a 409 on our own insert: the first attempt created it, its answer was lost.
+
+        The client's retry re-sent the insert with the same id and was told the job exists. The id
+        is a fresh uuid of this call, so that job is this query: wait for it instead of failing (or
+        running the query twice). Right after the 409, jobs.get can still answer 404 for a moment
+        (googleapis/python-bigquery#2134); it is asked again until the deadline.
+        """
+        log.warning("Job insert answered 409 for our own job id; using that job", query=name, job_id=job_id)
+        delay = FIRST_POLL_S
+        while True:
+            try:
+                found = self._client.get_job(
+                    job_id,
+                    location=self.location,
+                    retry=self._retry(deadline),
+                    timeout=self._rpc_timeout(deadline),
+                )
+            except api_exceptions.NotFound:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise concurrent.futures.TimeoutError() from None
+                time.sleep(min(delay, remaining))
+                delay = min(delay * 2, self._max_poll_s)
+                continue
+            if not isinstance(found, bigquery.QueryJob):  # not a job this adapter made after all
+                raise conflict
+            return found
+
+    def _pages_within(self, rows: Any, deadline: float) -> Any:
+        """The result iterator, made to fetch its later pages within the query's deadline.
+
+        The client gives every page request the transport timeout and retry that ``result()`` got,
+        raising the timeout to at least 120 s, so a slow or hanging download would outlast the
+        limit. Here each page request gets what is left of the deadline, as transport timeout and
+        as retry budget, and none is sent once the deadline has passed. (The one request
+        ``result()`` makes itself, for the metadata of a job already DONE, keeps the client's
+        floor; the server answers it at once.)
+        """
+        if not isinstance(rows, bigquery.table.RowIterator):
+            return rows  # a test double, whose rows are all there already
+
+        def request(**kwargs: Any) -> Any:
+            if time.monotonic() >= deadline:
+                raise concurrent.futures.TimeoutError()
+            return self._client._call_api(  # the call the iterator's own requester makes
+                self._retry(deadline), timeout=self._rpc_timeout(deadline), **kwargs
+            )
+
+        rows.api_request = request
+        return rows
 
     def _cancel(self, name: str, job_id: str) -> None:
         """Ask the server to stop the job; ``job_timeout_ms`` stops it anyway if this fails."""
@@ -322,9 +391,8 @@ class BigQueryWarehouse:
     def query(self, name: str, params: QueryParams, *, timeout_s: float | None = None) -> pd.DataFrame:
         stmt = statement(name)
         check_params(stmt, dict(params))
-        _, rows = self._run(name, stmt.bigquery, _parameters(stmt.params, params), timeout_s)
-        with self._translated(name):  # later pages of a large result are fetched here
-            return _frame(rows)
+        _, frame = self._run(name, stmt.bigquery, _parameters(stmt.params, params), timeout_s, read=True)
+        return frame
 
     def execute(self, name: str, params: QueryParams, *, timeout_s: float | None = None) -> int:
         stmt = statement(name)
@@ -441,9 +509,8 @@ class BigQueryWarehouse:
     def sql(self, text: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
         """Ad-hoc read for tests and the CLI (never on the nightly path); ``@name`` parameters."""
         parameters = [_untyped_parameter(k, v) for k, v in (params or {}).items()]
-        _, rows = self._run("adhoc", text, parameters, None)
-        with self._translated("adhoc"):
-            return _frame(rows)
+        _, frame = self._run("adhoc", text, parameters, None, read=True)
+        return frame
 
     def close(self) -> None:
         self._client.close()  # type: ignore[no-untyped-call]
@@ -616,14 +683,21 @@ def _frame(rows: Any) -> pd.DataFrame:
 def _copy_new_keys(
     spec: Table, target: str, staging: str, frame: pd.DataFrame
 ) -> tuple[str, list[bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter]]:
-    """INSERT the staged rows whose key is not in the table yet (identifiers from the schema only)."""
+    """INSERT the staged rows whose key is not in the table yet (identifiers from the schema only).
+
+    The existing keys are looked for in every partition: a key's partition date can change (a
+    postponed game keeps its game_id), and the row stored first must win wherever it lies. Only two
+    cases narrow the search to the partitions the loaded rows fall in: a partition column that is
+    part of the key (a key then lives in one partition only), and a table with
+    ``require_partition_filter``, where BigQuery refuses a query without such a filter. There
+    keep-the-first holds only within the loaded date range, so such a table's key must determine
+    its date (``predictions_raw``: the prediction id names the batch, and a batch is one date).
+    """
     columns = ", ".join(spec.column_names)
     keys = spec.primary_key or tuple(spec.column_names)
     match = " AND ".join(f"t.{k} = s.{k}" for k in keys)
     parameters: list[bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter] = []
-    if spec.partition_by:
-        # A partition filter on the target: required where require_partition_filter is set, and it
-        # lets BigQuery read only the partitions the load touches.
+    if spec.partition_by and (spec.require_partition_filter or spec.partition_by in keys):
         days = pd.to_datetime(frame[spec.partition_by])
         parameters = [
             bigquery.ScalarQueryParameter("first_day", "DATE", days.min().date()),
@@ -651,6 +725,17 @@ def _reason(exc: BaseException | Mapping[str, Any] | None) -> str:
 
 def _is_timeout(reason: str, message: str) -> bool:
     return reason == "timeout" or "timed out" in message.lower()
+
+
+def _out_of_time(exc: BaseException, deadline: float) -> bool:
+    """Whether a wait ended because the query's time ran out (``QueryTimeout``), not because the
+    service kept failing (``WarehouseUnavailable``). A retry gives up just before the deadline
+    rather than sleep past it, so one that gave up on RPCs that timed out counts as out of time."""
+    if isinstance(exc, concurrent.futures.TimeoutError) or time.monotonic() >= deadline:
+        return True
+    if isinstance(exc, api_exceptions.RetryError):
+        return isinstance(exc.cause, requests.exceptions.Timeout | concurrent.futures.TimeoutError)
+    return False
 
 
 def _raise_job_error(name: str, job: bigquery.QueryJob, limit: float, started: float) -> None:

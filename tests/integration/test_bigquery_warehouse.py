@@ -30,6 +30,7 @@ from shared.warehouse import Warehouse
 from shared.warehouse.bigquery import STAGING_PREFIX, BigQueryWarehouse
 from tests.support.bq_emulator import BigQueryEmulator
 from tests.support.fake_bigquery import FakeBigQueryClient, JobPlan
+from tests.support.stub_bigquery_api import StubBigQueryApi
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -146,6 +147,53 @@ def test_a_query_that_finishes_in_time_is_not_cancelled() -> None:
 
     assert frame["batch_id"].tolist() == ["b1"]
     assert client.cancelled == []
+
+
+# -- the client library's own calls (a real client over a scripted HTTP layer) ---------------------
+
+
+def over(api: StubBigQueryApi) -> BigQueryWarehouse:
+    return BigQueryWarehouse(api.client(), DATASET, location="US", default_timeout_s=30)
+
+
+def test_a_job_insert_whose_answer_was_lost_is_waited_for_under_its_own_id() -> None:
+    # The insert creates the job but its answer is lost; the client re-sends it and hears 409; the
+    # job is then briefly invisible to jobs.get.
+    api = StubBigQueryApi(lost_insert_answers=1, invisible_gets=1, pages=2)
+
+    frame = over(api).query("batch_latest", {"game_date": None})
+
+    assert frame["player_id"].tolist() == [1, 2]
+    inserts = api.of_kind("insert")
+    assert len(inserts) == 2 and len({call.job_id for call in inserts}) == 1  # one job, never a second
+    assert api.of_kind("cancel") == []
+
+
+def test_result_pages_are_fetched_within_what_is_left_of_the_limit() -> None:
+    limit, delay = 1.0, 0.1
+    api = StubBigQueryApi(pages=40, page_delay_s=delay)  # 4 s of pages for a 1 s limit
+
+    with pytest.raises(QueryTimeout) as raised:
+        over(api).query("batch_latest", {"game_date": None}, timeout_s=limit)
+
+    assert raised.value.query == "batch_latest"
+    pages = api.of_kind("page")
+    assert len(pages) < 40
+    # The k pages before a page took at least k * delay, so at most limit - k * delay was left for it.
+    for k, page in enumerate(pages):
+        assert page.timeout is not None and page.timeout <= limit - k * delay + 1e-3, (k, page)
+    assert api.of_kind("cancel") == []  # the job itself had finished: nothing to stop
+
+
+def test_a_result_page_that_never_answers_ends_in_query_timeout() -> None:
+    api = StubBigQueryApi(pages=3, hanging_page=2)
+
+    with pytest.raises(QueryTimeout):
+        over(api).query("batch_latest", {"game_date": None}, timeout_s=1.0)
+
+    # Its transport timeout was what was left of the limit (the client's own floor is 120 s).
+    hung = [call for call in api.of_kind("page") if call.page == 2]
+    assert hung and all(call.timeout is not None and call.timeout <= 1.0 for call in hung)
 
 
 # -- SQL and parameters -------------------------------------------------------------------------------
@@ -320,6 +368,18 @@ def test_a_load_into_a_partitioned_table_filters_the_partitions_it_checks_for_ex
         "first_day": date(2026, 11, 30),
         "last_day": GAME_DATE,
     }
+
+
+def test_a_load_into_a_table_whose_key_omits_the_partition_date_checks_every_partition() -> None:
+    warehouse, client = make()
+    game = {"game_id": "G1", "game_date": GAME_DATE, "home_team_id": 1, "away_team_id": 2,
+            "season": "2026-27", "phase": "regular"}  # fmt: skip
+
+    warehouse.load_frame("schedule", pd.DataFrame([game]))
+
+    (copy,) = client.submitted
+    assert "NOT EXISTS" in copy.sql and "game_date" not in copy.sql.split("NOT EXISTS", 1)[1]
+    assert list(copy.config.query_parameters) == []
 
 
 # -- schema -------------------------------------------------------------------------------------------

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given
@@ -16,6 +19,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from starlette.types import Receive, Scope, Send
 
+from nba_props.embedded import EmbeddedStack
 from shared.contracts import PredictionRequest
 from shared.errors import QueryTimeout
 from shared.outcomes import record_dead_letter
@@ -215,6 +219,34 @@ BAD_ENVELOPES: list[tuple[str, Callable[[PredictionRequest], bytes], str, bool]]
         "message_expired",
         True,
     ),
+    # JSON's \uXXXX escapes admit lone UTF-16 surrogates, which no UTF-8 column (or hash) can hold.
+    *[
+        (
+            f"lone surrogate in {path}",
+            lambda r, path=path: _with_payload(r, _set(path, "X\ud800")),
+            "invalid_payload_json",
+            True,
+        )
+        for path in ("game.team_abbr", "game.game_id", "line.bookmaker", "schema_version", "player_name")
+    ],
+    (
+        "lone surrogate in the batch attribute",
+        lambda r: _with_envelope(r, _set("message.attributes.batch_id", "b\udc00")),
+        "invalid_envelope_json",
+        False,
+    ),
+    (
+        "lone surrogate in the message id",
+        lambda r: _with_envelope(r, _set("message.messageId", "m\ud800")),
+        "invalid_envelope_json",
+        True,
+    ),
+    (
+        "surrogate encoded as raw bytes",
+        lambda r: b'{"message": {"messageId": "m-\xed\xa0\x80", "data": "e30="}}',
+        "invalid_envelope_json",
+        False,
+    ),
 ]
 
 
@@ -255,6 +287,20 @@ def test_a_redelivered_bad_envelope_keeps_one_failure_record(
     assert count(league_warehouse, "player_outcomes") == 1
 
 
+def test_different_unidentified_bad_bodies_each_leave_their_own_failure_record(
+    worker: TestClient, league_warehouse: DuckDbWarehouse
+) -> None:
+    # No messageId and no batch/player attributes: nothing but the body tells these deliveries apart.
+    for body in (b"not json at all", b"{broken", b"\xff\xfe garbage", b"{broken"):
+        assert worker.post(PUSH_PATH, content=body).status_code == 200
+    for batch in ("b0", "b1", "b2"):
+        unnamed = {"message": {"data": "!!!", "attributes": {"batch_id": batch}}}
+        assert worker.post(PUSH_PATH, content=_raw(unnamed)).status_code == 200
+    rows = league_warehouse.sql("SELECT reason, batch_id FROM player_outcomes ORDER BY reason, batch_id")
+    assert list(rows["reason"]) == ["invalid_base64"] * 3 + ["invalid_envelope_json"] * 3
+    assert list(rows["batch_id"][:3]) == ["b0", "b1", "b2"]
+
+
 def test_a_message_within_the_age_limit_is_predicted(
     worker: TestClient, league_warehouse: DuckDbWarehouse, requests_for_night: list[PredictionRequest]
 ) -> None:
@@ -263,15 +309,11 @@ def test_a_message_within_the_age_limit_is_predicted(
     assert count(league_warehouse, "predictions_raw") == 1
 
 
+# Text that JSON can carry but UTF-8 cannot: lone surrogates (as "\ud800" escapes), often enough to matter.
+_TEXT = st.text(st.characters(exclude_categories=()) | st.sampled_from(["\ud800", "\udfff"]), max_size=20)
 _JSON = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
-    ),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | _TEXT,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(_TEXT, children, max_size=4),
     max_leaves=12,
 )
 
@@ -295,7 +337,8 @@ def test_no_json_envelope_makes_the_worker_answer_5xx(worker: TestClient, docume
 @_FUZZ
 @given(message=st.dictionaries(st.sampled_from(["data", "attributes", "messageId", "publishTime"]), _JSON))
 def test_no_message_object_makes_the_worker_answer_5xx(worker: TestClient, message: dict[str, Any]) -> None:
-    assert worker.post(PUSH_PATH, json={"message": message}).status_code in {200, 204}
+    body = json.dumps({"message": message}).encode()  # escaped: httpx's json= cannot encode surrogates
+    assert worker.post(PUSH_PATH, content=body).status_code in {200, 204}
 
 
 @_FUZZ
@@ -313,7 +356,7 @@ def test_no_corruption_of_a_real_payload_makes_the_worker_answer_5xx(
         payload[key] = data.draw(_JSON)
     body = envelope(request)
     body["message"]["data"] = _b64(json.dumps(payload).encode())
-    assert worker.post(PUSH_PATH, json=body).status_code in {200, 204}
+    assert worker.post(PUSH_PATH, content=_raw(body)).status_code in {200, 204}
 
 
 # -- transient failures and what /status shows ------------------------------------------------------
@@ -378,3 +421,50 @@ def test_failed_and_dead_lettered_players_appear_in_status_with_their_reasons(
     assert problems[lost.player_id]["outcome"] == "dead_lettered"
     assert problems[lost.player_id]["reason"] == "max_delivery_attempts"
     assert "3 attempts" in problems[lost.player_id]["detail"] and "503" in problems[lost.player_id]["detail"]
+
+
+class _StuckPredictionWrites(SpyWarehouse):
+    """A worker stuck mid-batch: each prediction write waits `hold_s` first. Never closed by the stack,
+    so the test can read what was recorded after it stopped."""
+
+    def __init__(self, inner: DuckDbWarehouse, hold_s: float) -> None:
+        super().__init__(inner)
+        self.hold_s = hold_s
+        self.writing = threading.Event()
+
+    def append(self, table: str, rows: Any) -> int:
+        if table == "predictions_raw":
+            self.writing.set()
+            time.sleep(self.hold_s)
+        return super().append(table, rows)
+
+    def close(self) -> None:
+        pass
+
+
+def test_stopping_the_embedded_stack_mid_batch_records_every_undelivered_player_as_dead_lettered(
+    league_warehouse: DuckDbWarehouse, game_date: date, settings: Settings
+) -> None:
+    stuck = _StuckPredictionWrites(league_warehouse, hold_s=1.0)
+    quick = settings.model_copy(update={"push_close_timeout_s": 0.2, "push_concurrency": 2})
+    stack = EmbeddedStack(quick, warehouse=stuck).start()
+    try:
+        with httpx.Client(base_url=stack.coordinator_url, timeout=60) as http:
+            started = http.post("/start", json={"game_date": game_date.isoformat()}).json()
+        assert stuck.writing.wait(30), "no delivery reached the worker"
+    finally:
+        stack.stop()
+
+    batch = {"b": started["batch_id"]}
+    dead = league_warehouse.sql(
+        "SELECT player_id, reason FROM player_outcomes WHERE batch_id = $b AND outcome = 'dead_lettered'",
+        batch,
+    )
+    predicted = set(
+        league_warehouse.sql("SELECT player_id FROM predictions_raw WHERE batch_id = $b", batch)["player_id"]
+    )
+    # Nothing published is lost: predicted, or recorded as closed-before-delivery (the two deliveries
+    # in flight at the deadline may be both: at-least-once, as with Pub/Sub).
+    assert set(dead["reason"]) == {"transport_closed"}
+    assert len(set(dead["player_id"]) | predicted) == started["published"]
+    assert len(dead) >= started["published"] - quick.push_concurrency

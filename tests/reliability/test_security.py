@@ -4,6 +4,7 @@ size-limited and strictly validated bodies."""
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -25,7 +26,12 @@ from pydantic import ValidationError
 
 from coordinator.app import create_app as create_coordinator_app
 from nba_props.embedded import EmbeddedStack
-from shared.auth import CachingCertsRequest, GoogleIdTokenVerifier
+from shared.auth import (
+    CERTS_REFETCH_MIN_INTERVAL_S,
+    CachingCertsRequest,
+    GoogleIdTokenVerifier,
+    Unauthenticated,
+)
 from shared.contracts import PredictionRequest
 from shared.errors import ConfigurationError
 from shared.limits import COORDINATOR_MAX_BODY_BYTES, WORKER_MAX_BODY_BYTES
@@ -328,6 +334,44 @@ def test_a_rotated_key_is_picked_up_by_fetching_the_certificates_again(
     certs.keys.append(rotated)
     assert verifier.verify(f"Bearer {rotated.token()}").email == SCHEDULER
     assert certs.requests == 2
+
+
+class _ManualClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _token_naming_key_id(key_id: str) -> str:
+    """Unsigned garbage an anonymous caller can send: only its header's key id matters here."""
+
+    def part(doc: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(doc).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'RS256', 'kid': key_id, 'typ': 'JWT'})}.{part({'aud': COORDINATOR_AUDIENCE})}.c2ln"
+
+
+def test_tokens_naming_unknown_key_ids_cannot_make_the_service_refetch_certificates_at_will(
+    certs: CertsServer, key: SigningKey
+) -> None:
+    clock = _ManualClock()
+    verifier = GoogleIdTokenVerifier(
+        audiences=[COORDINATOR_AUDIENCE],
+        allowed_emails=[SCHEDULER],
+        certs_url=certs.url,
+        request=CachingCertsRequest(clock=clock),
+    )
+    for i in range(20):
+        with pytest.raises(Unauthenticated):
+            verifier.verify(f"Bearer {_token_naming_key_id(f'bogus-{i}')}")
+    assert certs.requests <= 2
+    # Rate-limited, not switched off: a key Google rotated in later is still picked up.
+    clock.now += CERTS_REFETCH_MIN_INTERVAL_S + 1
+    rotated = SigningKey("rotated-in")
+    certs.keys.append(rotated)
+    assert verifier.verify(f"Bearer {rotated.token()}").email == SCHEDULER
 
 
 # -- serving without auth: loopback only --------------------------------------------------------------
