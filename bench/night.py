@@ -185,6 +185,9 @@ def split_night(
             "msgs_per_s": round(published / wall_s, 1),
             "coordinator_rss_mb": delivery["peak_rss_mb"],
             "worker_rss_mb": done["peak_rss_mb"],
+            # RssAnon at the end of the night: the heap alone (see bench.serve.anon_rss_mb).
+            "coordinator_anon_rss_mb": delivery.get("anon_rss_mb"),
+            "worker_anon_rss_mb": done.get("anon_rss_mb"),
             "coordinator_cpu_s": round(delivery["cpu_s"] - cpu_before["coordinator"], 3),
             "worker_cpu_s": round(done["cpu_s"] - cpu_before["worker"], 3),
             "worker_cpu_ms_per_msg": round(1000 * (done["cpu_s"] - cpu_before["worker"]) / published, 3)

@@ -384,7 +384,9 @@ NOTES = [
     "nothing copies rows between them, and the coordinator's /status cannot see the worker's rows. "
     "The night ends at the worker's last acknowledgement (it acknowledges after the row is committed) "
     "and the bench then checks the worker's file holds a row for every message. RSS is VmHWM of "
-    "each process.",
+    "each process; *_anon_rss_mb is its RssAnon at the end of the night, the heap without the "
+    "file-backed pages of shared libraries, which depend on the page cache (a freshly installed "
+    "virtualenv shows some 50 MB more VmHWM for the same heap).",
     "Night, embedded layout: the shipped EmbeddedStack (both servers in one process, one DuckDB file); "
     "the night ends when the coordinator's GET /status says complete (polled every 20 ms). Its peak "
     "RSS is the one process's (process_rss_mb); the per-role RSS comes from the split layout.",

@@ -77,6 +77,9 @@ def test_every_night_writes_a_row_for_every_message_in_both_layouts(results: dic
     assert split["push_statuses"] == {"204": split["messages"]}
     assert split["worker_ms_p50"] <= split["worker_ms_p95"] <= split["worker_ms_p99"]
     assert _number(split["coordinator_rss_mb"]) and _number(split["worker_rss_mb"])
+    # The heap alone is part of the peak, never more.
+    assert 0 < split["worker_anon_rss_mb"] <= split["worker_rss_mb"]
+    assert 0 < split["coordinator_anon_rss_mb"] <= split["coordinator_rss_mb"]
     assert _number(nights["embedded"]["process_rss_mb"])
 
 
