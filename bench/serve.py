@@ -39,28 +39,27 @@ Asgi = Callable[[Scope, Receive, Send], Awaitable[None]]
 BENCH_PREFIX = "/_bench"
 
 
-def peak_rss_mb(pid: int | str = "self") -> float | None:
-    """Peak resident set size (VmHWM) of a process in MB; None where /proc is not available."""
+def _status_mb(field: str, pid: int | str) -> float | None:
+    """A ``kB`` field of /proc/<pid>/status in MB; None where /proc is not available."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return round(int(line.split()[1]) / 1024, 1)
     except OSError:
         return None
     return None
+
+
+def peak_rss_mb(pid: int | str = "self") -> float | None:
+    """Peak resident set size (VmHWM) of a process in MB."""
+    return _status_mb("VmHWM", pid)
 
 
 def anon_rss_mb(pid: int | str = "self") -> float | None:
     """Resident anonymous memory (RssAnon) in MB: the process's own heap, without the file-backed
     pages of shared libraries, which depend on the page cache (a freshly installed virtualenv has
     every library page cached and mapped around each fault: some 50 MB more VmHWM, same heap)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("RssAnon:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        return None
-    return None
+    return _status_mb("RssAnon", pid)
 
 
 ACK_STATUSES = frozenset({102, 200, 201, 202, 204})  # what Pub/Sub (and the loopback) count as acked

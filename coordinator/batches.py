@@ -352,10 +352,18 @@ class BatchCoordinator:
         rejected: Sequence[tuple[int, str]] = (),
     ) -> None:
         """Skipped players, and slate rows the contract refused (failed: a data problem to fix)."""
+        entries = [(pid, Outcome.SKIPPED, reason, detail) for pid, reason, detail in skips]
+        entries += [(pid, Outcome.FAILED, "invalid_slate_row", detail) for pid, detail in rejected]
+        self._record(batch_id, game_date, entries)
+
+    def _record(
+        self, batch_id: str, game_date: date, entries: Sequence[tuple[int, Outcome, str, str]]
+    ) -> None:
+        """One `player_outcomes` row per (player, outcome, reason, detail), in one append."""
         now = self._clock()
         rows = [
             outcome_row(
-                outcome=Outcome.SKIPPED,
+                outcome=outcome,
                 reason=reason,
                 detail=detail,
                 recorded_at=now,
@@ -363,19 +371,7 @@ class BatchCoordinator:
                 player_id=pid,
                 game_date=game_date,
             )
-            for pid, reason, detail in skips
-        ]
-        rows += [
-            outcome_row(
-                outcome=Outcome.FAILED,
-                reason="invalid_slate_row",
-                detail=detail,
-                recorded_at=now,
-                batch_id=batch_id,
-                player_id=pid,
-                game_date=game_date,
-            )
-            for pid, detail in rejected
+            for pid, outcome, reason, detail in entries
         ]
         self._warehouse.append("player_outcomes", rows)
 
@@ -397,21 +393,10 @@ class BatchCoordinator:
                     details={"failed": len(report.failed), "published": len(report.published)},
                 )
             )
-            now = self._clock()
-            self._warehouse.append(
-                "player_outcomes",
-                [
-                    outcome_row(
-                        outcome=Outcome.PUBLISH_FAILED,
-                        reason="publish_failed",
-                        detail=reason,
-                        recorded_at=now,
-                        batch_id=batch_id,
-                        player_id=pid,
-                        game_date=game_date,
-                    )
-                    for pid, reason in report.failed.items()
-                ],
+            self._record(
+                batch_id,
+                game_date,
+                [(pid, Outcome.PUBLISH_FAILED, "publish_failed", why) for pid, why in report.failed.items()],
             )
         log.info(
             "Batch published",
@@ -544,20 +529,10 @@ class BatchCoordinator:
             else:
                 missing = self._missing_players(batch_id, game_date)
                 detail = f"no prediction or outcome {before['idle_s']:.0f} s after the batch's last write"
-                self._warehouse.append(
-                    "player_outcomes",
-                    [
-                        outcome_row(
-                            outcome=Outcome.MISSING,
-                            reason=f"finalized_{reason}",
-                            detail=detail,
-                            recorded_at=now,
-                            batch_id=batch_id,
-                            player_id=pid,
-                            game_date=game_date,
-                        )
-                        for pid in missing
-                    ],
+                self._record(
+                    batch_id,
+                    game_date,
+                    [(pid, Outcome.MISSING, f"finalized_{reason}", detail) for pid in missing],
                 )
                 self._update(
                     batch_id,

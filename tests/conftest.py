@@ -71,23 +71,9 @@ def game_date(league_file: tuple[Path, date]) -> date:
 @pytest.fixture(scope="session")
 def model_dir(league_file: tuple[Path, date], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny real CatBoost V8 bundle trained on the league (few iterations: fast, still real)."""
-    from shared.training import train_model
+    from tests.support.bundles import train_league_bundle
 
-    out = tmp_path_factory.mktemp("model") / "catboost_v8"
-    warehouse = DuckDbWarehouse(league_file[0], read_only=True)
-    try:
-        train_model(
-            warehouse,
-            out,
-            start=None,
-            end=league_file[1],
-            iterations=30,
-            bookmaker_priority=Settings().bookmaker_priority,
-            progress=None,
-        )
-    finally:
-        warehouse.close()
-    return out
+    return train_league_bundle(league_file, tmp_path_factory.mktemp("model") / "catboost_v8")
 
 
 @pytest.fixture

@@ -19,8 +19,8 @@ from shared.lines import choose_lines
 from shared.model import ModelBundle, ResidualCalibration
 from shared.payloads import build_requests
 from shared.settings import Settings
-from shared.training import train_model
 from shared.warehouse.duckdb import DuckDbWarehouse
+from tests.support.bundles import train_league_bundle
 from worker.predict import PredictionHandler
 
 PRIORITY = Settings().bookmaker_priority
@@ -37,14 +37,7 @@ def tonight(wh: DuckDbWarehouse, day: date) -> list[PredictionRequest]:
 @pytest.fixture(scope="module")
 def v8ctx_dir(league_file: tuple[Path, date], tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("model") / "catboost_v8ctx"
-    wh = DuckDbWarehouse(league_file[0], read_only=True)
-    try:
-        train_model(
-            wh, out, end=league_file[1], iterations=20, bookmaker_priority=PRIORITY, feature_set="v8ctx"
-        )
-    finally:
-        wh.close()
-    return out
+    return train_league_bundle(league_file, out, feature_set="v8ctx", iterations=20)
 
 
 def test_every_request_carries_every_context_feature(

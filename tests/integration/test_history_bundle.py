@@ -18,8 +18,8 @@ from shared.lines import choose_lines
 from shared.model import ModelBundle
 from shared.payloads import build_requests
 from shared.settings import Settings
-from shared.training import train_model
 from shared.warehouse.duckdb import DuckDbWarehouse
+from tests.support.bundles import train_league_bundle
 from worker.predict import PredictionHandler
 
 PRIORITY = Settings().bookmaker_priority
@@ -28,14 +28,7 @@ PRIORITY = Settings().bookmaker_priority
 @pytest.fixture(scope="module")
 def v8hist_dir(league_file: tuple[Path, date], tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("model") / "catboost_v8hist"
-    wh = DuckDbWarehouse(league_file[0], read_only=True)
-    try:
-        train_model(
-            wh, out, end=league_file[1], iterations=20, bookmaker_priority=PRIORITY, feature_set="v8hist"
-        )
-    finally:
-        wh.close()
-    return out
+    return train_league_bundle(league_file, out, feature_set="v8hist", iterations=20)
 
 
 def test_a_v8hist_bundle_loads_by_its_manifest_and_the_worker_predicts_with_it(
