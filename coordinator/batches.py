@@ -18,7 +18,7 @@ import structlog
 
 from shared.alerts import Alert, AlertKind, AlertManager, Severity
 from shared.contracts import PredictionRequest
-from shared.errors import BatchConflict, BatchNotFound, NbaPropsError, QueryTimeout
+from shared.errors import BatchConflict, BatchNotFound, NbaPropsError, PublishError, QueryTimeout
 from shared.features import history_params
 from shared.lines import choose_lines
 from shared.outcomes import Outcome, outcome_row
@@ -151,19 +151,22 @@ class BatchCoordinator:
         batch_id = f"{game_date:%Y%m%d}-{uuid.uuid4().hex[:10]}"
         with structlog.contextvars.bound_contextvars(batch_id=batch_id, game_date=game_date.isoformat()):
             previous = self._claim(game_date, batch_id, force=force)
-            self._warehouse.execute(
-                "batch_insert",
-                {
-                    "batch_id": batch_id,
-                    "game_date": game_date,
-                    "status": BatchStatus.LOADING,
-                    "now": self._clock(),
-                },
-            )
-            if previous is not None and previous["status"] in BLOCKING:
-                self._update(previous["batch_id"], status=BatchStatus.SUPERSEDED, superseded_by=batch_id)
-                log.warning("Batch superseded", superseded=previous["batch_id"])
-            return self._run(batch_id, game_date)
+            try:
+                self._warehouse.execute(
+                    "batch_insert",
+                    {
+                        "batch_id": batch_id,
+                        "game_date": game_date,
+                        "status": BatchStatus.LOADING,
+                        "now": self._clock(),
+                    },
+                )
+            except Exception:
+                # No batch row: give the date back, or every retry would see it "starting" until the
+                # stall time (the scheduler's retries come within minutes).
+                self._release_claim(game_date, batch_id)
+                raise
+            return self._run(batch_id, game_date, previous)
 
     def _claim(self, game_date: date, batch_id: str, *, force: bool) -> dict[str, Any] | None:
         """Win the game date for this batch, durably, or raise BatchConflict.
@@ -191,6 +194,23 @@ class BatchCoordinator:
             raise BatchConflict(str(winner["batch_id"]), game_date.isoformat(), "starting")
         return previous
 
+    def _release_claim(self, game_date: date, batch_id: str) -> None:
+        """Best effort: hand the date back if this batch still holds it (a compare-and-swap)."""
+        try:
+            lock = _first(self._warehouse.query("batch_lock_get", {"game_date": game_date}))
+            if lock["batch_id"] == batch_id:
+                self._warehouse.execute(
+                    "batch_lock_claim",
+                    {
+                        "game_date": game_date,
+                        "expected": int(lock["generation"]),
+                        "batch_id": None,
+                        "now": self._clock(),
+                    },
+                )
+        except Exception as exc:  # the claim then expires after the stall time, as an abandoned one
+            log.error("Could not release the date's claim", error=f"{type(exc).__name__}: {exc}")
+
     def _abandoned(self, lock: dict[str, Any]) -> bool:
         """A claim whose batch row never appeared within the stall time: its coordinator died."""
         claimed_at = lock.get("claimed_at")
@@ -210,20 +230,28 @@ class BatchCoordinator:
             log.warning("Batch superseded before it published", superseded_by=winner)
             raise BatchConflict(winner, game_date.isoformat(), "superseded this batch")
 
-    def _run(self, batch_id: str, game_date: date) -> StartResult:
+    def _run(self, batch_id: str, game_date: date, previous: dict[str, Any] | None = None) -> StartResult:
         try:
+            if previous is not None and previous["status"] in BLOCKING:
+                self._update(previous["batch_id"], status=BatchStatus.SUPERSEDED, superseded_by=batch_id)
+                log.warning("Batch superseded", superseded=previous["batch_id"])
             load = self._prepare(batch_id, game_date)
+            if load is not None:
+                self._ensure_holder(game_date, batch_id)
         except BatchConflict:
             raise
         except Exception as exc:
             # Anything before the first publish (a load, a skip write, a row no rule expected) fails
             # the batch loudly and frees the date: left `loading`, it would block the night silently.
-            self._update(
-                batch_id,
-                status=BatchStatus.FAILED,
-                error=f"{type(exc).__name__}: {exc}"[:2000],
-                finished_at=self._clock(),
-            )
+            try:
+                self._update(
+                    batch_id,
+                    status=BatchStatus.FAILED,
+                    error=f"{type(exc).__name__}: {exc}"[:2000],
+                    finished_at=self._clock(),
+                )
+            except Exception as also:  # the stall check finalizes it later; the alert still goes out
+                log.error("Could not record the failed batch", error=f"{type(also).__name__}: {also}")
             if isinstance(exc, QueryTimeout):
                 log.error("Batch load timed out", query=exc.query, timeout_s=exc.timeout_s)
                 self._alerts.raise_alert(
@@ -249,13 +277,20 @@ class BatchCoordinator:
         if load is None:
             log.info("No games scheduled")
             return StartResult(batch_id, game_date, 0, BatchStatus.NO_GAMES)
-        self._ensure_holder(game_date, batch_id)
         published = self._publish(batch_id, game_date, load.requests)
         if not self._update(
             batch_id, from_status=BatchStatus.PUBLISHING, status=BatchStatus.RUNNING, published=published
         ):
             log.warning("Batch superseded while it published", published=published)
         expected = len(load.requests) + len(load.skips) + len(load.rejected)
+        if load.requests and published == 0:
+            # Every message refused (a missing topic, no permission): the scheduler must see a failure,
+            # not a 202. The players are recorded publish_failed; POST /batches/{id}/resume sends them.
+            raise PublishError(
+                f"none of the {len(load.requests)} messages of batch {batch_id} could be published; "
+                f"fix the transport, then POST /batches/{batch_id}/resume",
+                {r.player_id: "not published" for r in load.requests},
+            )
         return StartResult(
             batch_id, game_date, expected, BatchStatus.RUNNING, published=published, skipped=len(load.skips)
         )

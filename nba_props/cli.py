@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -168,6 +169,27 @@ def _coordinator_url(url: str | None) -> str:
     return url or os.environ.get("NBA_PROPS_COORDINATOR_URL", "http://127.0.0.1:8080")
 
 
+def _remote_url(url: str | None) -> str | None:
+    """--url, else $NBA_PROPS_COORDINATOR_URL; None (work on the local warehouse) without either."""
+    import os
+
+    return url or os.environ.get("NBA_PROPS_COORDINATOR_URL") or None
+
+
+def _call(method: str, url: str, **kwargs: Any) -> tuple[int, Any]:
+    """One HTTP call to the coordinator: (status, JSON body or text); a clear error, not a traceback,
+    when it cannot be reached."""
+    try:
+        response = httpx.request(method, url, headers=_auth_headers(), **kwargs)
+    except httpx.HTTPError as exc:
+        console.print(f"[red]Cannot reach the coordinator at {url}:[/red] {type(exc).__name__}: {exc}")
+        raise typer.Exit(1) from exc
+    try:
+        return response.status_code, response.json()
+    except ValueError:
+        return response.status_code, {"status_code": response.status_code, "body": response.text[:2000]}
+
+
 @app.command()
 def start(
     game_date: Annotated[str | None, typer.Option("--date", help="Game date (default: tonight).")] = None,
@@ -178,9 +200,9 @@ def start(
     body: dict[str, Any] = {"force": force}
     if game_date:
         body["game_date"] = game_date
-    response = httpx.post(f"{_coordinator_url(url)}/start", json=body, headers=_auth_headers(), timeout=660)
-    typer.echo(json.dumps(response.json(), indent=2))
-    if response.status_code >= 400:
+    code, answer = _call("POST", f"{_coordinator_url(url)}/start", json=body, timeout=660)
+    typer.echo(json.dumps(answer, indent=2))
+    if code >= 400:
         raise typer.Exit(1)
 
 
@@ -192,11 +214,8 @@ def status(
 ) -> None:
     """GET /status from a running coordinator."""
     params = {"batch_id": batch_id} if batch_id else {}
-    response = httpx.get(
-        f"{_coordinator_url(url)}/status", params=params, headers=_auth_headers(), timeout=60
-    )
-    body = response.json()
-    if as_json or response.status_code >= 400:
+    code, body = _call("GET", f"{_coordinator_url(url)}/status", params=params, timeout=60)
+    if as_json or code >= 400:
         typer.echo(json.dumps(body, indent=2))
     else:
         from rich.table import Table
@@ -218,7 +237,7 @@ def status(
         ):
             table.add_row(key, str(body.get(key)))
         console.print(table)
-    if response.status_code >= 400:
+    if code >= 400:
         raise typer.Exit(1)
 
 
@@ -235,21 +254,21 @@ def grade(
         str | None, typer.Option("--date", help="Game date (default: yesterday in the league's time zone).")
     ] = None,
     url: Annotated[
-        str | None, typer.Option(help="Grade through a running coordinator's POST /grade instead.")
+        str | None,
+        typer.Option(
+            help="Grade through a coordinator's POST /grade instead ($NBA_PROPS_COORDINATOR_URL when set)."
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole result as JSON.")] = False,
 ) -> None:
     """Grade a night against the box scores; store and print its summary (re-grading replaces it)."""
     day = _game_date_option(game_date)
+    url = _remote_url(url)
     if url:
-        response = httpx.post(
-            f"{url}/grade",
-            json={"game_date": day.isoformat()} if day else {},
-            headers=_auth_headers(),
-            timeout=900,
+        code, body = _call(
+            "POST", f"{url}/grade", json={"game_date": day.isoformat()} if day else {}, timeout=900
         )
-        body: dict[str, Any] = response.json()
-        if response.status_code >= 400:
+        if code >= 400:
             typer.echo(json.dumps(body, indent=2))
             raise typer.Exit(1)
     else:
@@ -302,18 +321,26 @@ def report(
         str | None, typer.Option("--date", help="Game date (default: yesterday in the league's time zone).")
     ] = None,
     url: Annotated[
-        str | None, typer.Option(help="Fetch the page from a running coordinator's GET /report instead.")
+        str | None,
+        typer.Option(
+            help="Fetch the page from a coordinator's GET /report ($NBA_PROPS_COORDINATOR_URL when set)."
+        ),
     ] = None,
 ) -> None:
     """Write the morning report of a night: one self-contained HTML page with charts."""
     day = _game_date_option(game_date)
+    url = _remote_url(url)
     if url:
-        response = httpx.get(
-            f"{url}/report",
-            params={"date": day.isoformat()} if day else {},
-            headers=_auth_headers(),
-            timeout=300,
-        )
+        try:
+            response = httpx.get(
+                f"{url}/report",
+                params={"date": day.isoformat()} if day else {},
+                headers=_auth_headers(),
+                timeout=300,
+            )
+        except httpx.HTTPError as exc:
+            console.print(f"[red]Cannot reach the coordinator at {url}:[/red] {type(exc).__name__}: {exc}")
+            raise typer.Exit(1) from exc
         if response.status_code >= 400:
             typer.echo(response.text)
             raise typer.Exit(1)
@@ -406,7 +433,8 @@ def import_logs(
             console.print(f"[red]Malformed game log:[/red] {exc}\nnothing was imported")
             raise typer.Exit(1) from exc
     console.print(
-        f"Imported {imported.source_rows} rows from {len(imported.files)} files: {imported.games} games, "
+        f"Imported {imported.source_rows} rows ({imported.new_rows} new) from {len(imported.files)} files: "
+        f"{imported.games} games, "
         f"{imported.players} players, seasons {', '.join(imported.seasons)}"
     )
 
@@ -442,6 +470,9 @@ def evaluate(
     from shared.model import DEFAULT_DEPTH, DEFAULT_ITERATIONS, DEFAULT_LEARNING_RATE, DEFAULT_LOSS_FUNCTION
     from shared.warehouse import make_warehouse
 
+    for option, season in (("--train-through", train_through), ("--test", test)):
+        if not re.fullmatch(r"\d{4}-\d{2}", season):
+            raise typer.BadParameter(f"a season label such as 2022-23, got {season!r}", param_hint=option)
     settings = _settings()
     configure_logging(settings)
     config = EvaluationConfig(

@@ -16,15 +16,20 @@ What lands where:
   ("2023-24", from ``SEASON_ID``), phase from the ``SEASON_ID`` prefix (2 regular, 4 playoffs,
   1 preseason), tip-off unknown (NULL);
 - ``player_game_logs``: the box scores; starter and shot zones are not in the source (NULL);
-- ``team_game_stats``: `shared.team_stats.team_game_stats` over the imported box scores.
+- ``team_game_stats``: `shared.team_stats.team_game_stats`, recomputed after the load for every game
+  the import touched from all of the game's stored box scores.
 
-Every file is read and validated before anything is written, so a malformed file imports nothing;
-the error names the file, the line and the column. Loads are keyed (insert-or-ignore on each table's
-primary key), so importing the same files twice changes nothing.
+Every file is read and validated, and checked against the stored box scores, before anything is
+written, so a malformed file imports nothing; the error names the file, the physical line and the
+column. A stored box score is never changed: an incoming row that differs from it is refused
+(delete the game, then import). Loads are keyed (insert-or-ignore on each table's primary key), so
+importing the same files twice changes nothing.
 """
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 import gzip
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -78,6 +83,18 @@ _MATCHUP = re.compile(r"^\s*([A-Za-z]{2,4})\s+(vs\.?|@)\s+([A-Za-z]{2,4})\s*$")
 _CLOCK = re.compile(r"^\s*(\d+):([0-5]\d)(?:\.\d+)?\s*$")
 _PHASES = {"1": "preseason", "2": "regular", "4": "playoffs"}
 _TEAM_BY_ABBREVIATION = {t.abbreviation: t for t in NBA_TEAMS}
+# Schema column → the source column named in errors.
+_SOURCE_COLUMN = {
+    **{name: source for source, name in COUNT_COLUMNS.items()},
+    "game_date": "GAME_DATE",
+    "season": "SEASON_ID",
+    "team_id": "TEAM_ID",
+    "opponent_team_id": "MATCHUP",
+    "is_home": "MATCHUP",
+    "minutes": "MIN",
+    "points": "PTS",
+    "plus_minus": "PLUS_MINUS",
+}
 LOAD_ORDER = ("teams", "players", "schedule", "player_game_logs", "team_game_stats")
 
 
@@ -103,6 +120,10 @@ class ImportedLogs:
     files: tuple[str, ...]
     source_rows: int
     frames: dict[str, pd.DataFrame]
+    # Box-score rows the import added (the others were stored already, identically); None until loaded.
+    new_rows: int | None = None
+    # The validated rows with their source file and line, for the checks against the warehouse.
+    rows: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame, repr=False)
 
     @property
     def games(self) -> int:
@@ -138,31 +159,57 @@ def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
 
 
 def _read_raw(path: Path) -> pd.DataFrame:
-    """Every cell as text, exactly as written (blank → ""); gzip recognised by its magic bytes."""
+    """Every cell as text, exactly as written (blank → ""), plus ``_line``: the physical line each row
+    starts on (blank lines and quoted newlines counted). gzip is recognised by its magic bytes.
+
+    The csv module rather than pandas: pandas numbers rows, not lines, and fills a short row with
+    blanks, where a truncated row must be refused.
+    """
     with path.open("rb") as fh:
         gzipped = fh.read(2) == b"\x1f\x8b"
+    records: list[list[str]] = []
+    lines: list[int] = []
     try:
-        frame = pd.read_csv(
-            path,
-            compression="gzip" if gzipped else None,
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            skipinitialspace=True,
-        )
+        with (
+            gzip.open(path, "rt", encoding="utf-8-sig", newline="")
+            if gzipped
+            else path.open("r", encoding="utf-8-sig", newline="")
+        ) as fh:
+            reader = csv.reader(fh, skipinitialspace=True)
+            header: list[str] | None = None
+            header_line = 1
+            end = 0  # the physical line the previous record ended on
+            for record in reader:
+                start, end = end + 1, reader.line_num
+                if not record or (len(record) == 1 and not record[0].strip()):
+                    continue  # a blank line
+                if header is None:
+                    header, header_line = [c.strip().upper() for c in record], start
+                    continue
+                if len(record) != len(header):
+                    few = len(record) < len(header)
+                    raise MalformedGameLog(
+                        path,
+                        start,
+                        header[len(record)] if few else None,
+                        f"{len(record)} fields where the header has {len(header)}"
+                        + (" (a truncated row)" if few else ""),
+                    )
+                records.append(record)
+                lines.append(start)
     except (gzip.BadGzipFile, EOFError, OSError, UnicodeDecodeError) as exc:
         raise MalformedGameLog(path, None, None, f"cannot be read: {exc}") from exc
-    except pd.errors.ParserError as exc:
-        raise MalformedGameLog(path, _parser_line(str(exc)), None, f"not valid CSV: {exc}") from exc
-    except pd.errors.EmptyDataError as exc:
-        raise MalformedGameLog(path, None, None, "file is empty") from exc
-    frame.columns = [str(c).strip().upper() for c in frame.columns]
+    except csv.Error as exc:
+        raise MalformedGameLog(path, None, None, f"not valid CSV: {exc}") from exc
+    if header is None:
+        raise MalformedGameLog(path, None, None, "file is empty")
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:
+        raise MalformedGameLog(path, header_line, repeated[0], "the header names a column twice")
+    frame = pd.DataFrame(records, columns=header, dtype=object).fillna("")
+    frame["_line"] = np.asarray(lines, dtype="int64")
+    frame.attrs["header_line"] = header_line
     return frame
-
-
-def _parser_line(message: str) -> int | None:
-    found = re.search(r"line (\d+)", message)
-    return int(found.group(1)) if found else None
 
 
 class _Checker:
@@ -177,7 +224,8 @@ class _Checker:
         if mask.any():
             row = int(np.flatnonzero(mask)[0])
             value = self.frame[column].iloc[row] if column in self.frame.columns else None
-            raise MalformedGameLog(self.path, row + 2, column, f"{problem} (got {value!r})")
+            line = int(self.frame["_line"].iloc[row])
+            raise MalformedGameLog(self.path, line, column, f"{problem} (got {value!r})")
 
     def text(self, column: str) -> pd.Series:
         values = self.frame[column].astype(str).str.strip()
@@ -227,7 +275,7 @@ def read_game_log_file(path: Path | str) -> pd.DataFrame:
     raw = _read_raw(path)
     missing = [c for c in (*REQUIRED_COLUMNS, *COUNT_COLUMNS) if c not in raw.columns]
     if missing:
-        raise MalformedGameLog(path, 1, missing[0], f"missing columns {missing}")
+        raise MalformedGameLog(path, raw.attrs["header_line"], missing[0], f"missing columns {missing}")
     if raw.empty:
         raise MalformedGameLog(path, None, None, "no rows")
     check = _Checker(path, raw)
@@ -244,7 +292,8 @@ def read_game_log_file(path: Path | str) -> pd.DataFrame:
     known_ids = {t.team_id for t in NBA_TEAMS}
     check.fail(~team_id.isin(known_ids).to_numpy(), "TEAM_ID", "not an NBA team id")
     player_name = check.text("PLAYER_NAME")
-    game_id = check.text("GAME_ID")
+    game_id = _normalise_game_id(check.text("GAME_ID"))
+    check.fail(game_id.str.fullmatch(r"\d{11,}"), "GAME_ID", "a numeric game id longer than 10 digits")
     game_date = check.dates("GAME_DATE")
 
     matchup = check.text("MATCHUP").str.extract(_MATCHUP)
@@ -289,9 +338,15 @@ def read_game_log_file(path: Path | str) -> pd.DataFrame:
             "points_paint": pd.array([pd.NA] * len(raw), dtype="Int64"),
             "points_mid_range": pd.array([pd.NA] * len(raw), dtype="Int64"),
             "source_file": str(path),
-            "source_line": np.arange(2, len(raw) + 2),
+            "source_line": raw["_line"].to_numpy(),
         }
     )
+
+
+def _normalise_game_id(game_id: pd.Series) -> pd.Series:
+    """nba_api's 10-digit zero-padded form: "22300001" (a spreadsheet dropped the zeros) is
+    "0022300001", so one game cannot be imported twice under two spellings."""
+    return game_id.where(~game_id.str.fullmatch(r"\d{1,9}"), game_id.str.zfill(10))
 
 
 def _resolve_abbreviation(value: Any) -> float:
@@ -329,7 +384,32 @@ def _check_consistency(rows: pd.DataFrame) -> pd.DataFrame:
     away = rows["opponent_team_id"].where(rows["is_home"], rows["team_id"])
     fail_at(home.groupby(rows["game_id"]).transform("nunique") > 1, "MATCHUP", "the game's rows disagree")
     fail_at(away.groupby(rows["game_id"]).transform("nunique") > 1, "MATCHUP", "the game's rows disagree")
+    _check_one_game_a_day(rows)
     return rows
+
+
+def _check_one_game_a_day(rows: pd.DataFrame, stored: pd.DataFrame | None = None) -> None:
+    """A player, and a team, play at most one game on a date: two game ids on one date are the same
+    game spelled twice or a wrong date, never something to import. ``stored``: the warehouse's rows
+    on the import's dates, checked together with the incoming ones (the error names the incoming row)."""
+    keys = ["game_id", "game_date", "player_id", "team_id"]
+    both = rows[[*keys, "source_file", "source_line"]]
+    if stored is not None and not stored.empty:
+        both = pd.concat([both, stored[keys].assign(source_file=None, source_line=-1)], ignore_index=True)
+    for who, column in (("player_id", "PLAYER_ID"), ("team_id", "TEAM_ID")):
+        games = both.groupby([who, "game_date"])["game_id"]
+        clash = (games.transform("nunique") > 1) & both["source_file"].notna()
+        if clash.any():
+            row = both.loc[clash].iloc[0]
+            ids = sorted(games.get_group((row[who], row["game_date"])).unique())
+            kind = "player" if who == "player_id" else "team"
+            raise MalformedGameLog(
+                row["source_file"],
+                int(row["source_line"]),
+                column,
+                f"{kind} {row[who]} has more than one game on {row['game_date']:%Y-%m-%d}: "
+                f"{', '.join(ids)}" + (" (counting the warehouse's)" if stored is not None else ""),
+            )
 
 
 def read_game_logs(paths: Iterable[Path | str], progress: Progress | None = None) -> ImportedLogs:
@@ -347,6 +427,7 @@ def read_game_logs(paths: Iterable[Path | str], progress: Progress | None = None
         files=tuple(str(f) for f in files),
         source_rows=sum(len(p) for p in parts),
         frames=_frames(rows),
+        rows=rows,
     )
 
 
@@ -411,22 +492,81 @@ def conform(frame: pd.DataFrame, table_name: str) -> pd.DataFrame:
 # -- loading ----------------------------------------------------------------------------------------
 
 
-def load_game_logs(warehouse: Warehouse, logs: ImportedLogs, progress: Progress | None = None) -> None:
-    """Create the schema if needed and load every frame with keyed (insert-or-ignore) writes.
+def load_game_logs(warehouse: Warehouse, logs: ImportedLogs, progress: Progress | None = None) -> int:
+    """Check the logs against the warehouse, load every frame with keyed writes, then recompute the
+    team stats of every game the import touched from all of its stored box scores.
 
-    Players already in the warehouse keep their row; their team becomes the team of their latest
-    game log in the warehouse (`import_player_teams.sql`), whatever order seasons are imported in.
+    Refused with `MalformedGameLog` before any write: an incoming box score that differs from the
+    stored row of its key (a correction is never applied silently; delete the game, then import),
+    and a player or team with two games on one date counting the stored ones. Players already in
+    the warehouse keep their row; their team becomes the team of their latest game log in the
+    warehouse (`import_player_teams.sql`), whatever order seasons are imported in.
+    Returns the number of box-score rows that were not in the warehouse yet.
     """
     warehouse.create_schema()
+    incoming = logs.frames["player_game_logs"]
+    game_ids = sorted(str(g) for g in incoming["game_id"].unique())
+    game_dates = sorted({d.date() for d in pd.to_datetime(incoming["game_date"])})
+    stored = conform(
+        warehouse.query("import_stored_logs", {"game_ids": game_ids, "game_dates": game_dates}),
+        "player_game_logs",
+    )
+    rows = logs.rows
+    _check_one_game_a_day(rows, stored)
+    new_rows = len(incoming) - _check_against_stored(rows, incoming, stored)
+
     steps = len(LOAD_ORDER) + 1
     for done, name in enumerate(LOAD_ORDER, start=1):
-        warehouse.load_frame(name, logs.frames[name])
+        if name == "team_game_stats":
+            warehouse.execute("import_delete_team_stats", {"game_ids": game_ids})
+            touched = warehouse.query("import_stored_logs", {"game_ids": game_ids, "game_dates": []})
+            stats = conform(team_game_stats(conform(touched, "player_game_logs")), "team_game_stats")
+            warehouse.load_frame(name, stats)
+        else:
+            warehouse.load_frame(name, logs.frames[name])
         if progress:
             progress("Loading", done, steps)
     player_ids = sorted(int(p) for p in logs.frames["players"]["player_id"])
     warehouse.execute("import_player_teams", {"player_ids": player_ids})
     if progress:
         progress("Loading", steps, steps)
+    return new_rows
+
+
+def _shown(value: Any) -> str:
+    return "NULL" if pd.isna(value) else repr(value.item() if isinstance(value, np.generic) else value)
+
+
+def _check_against_stored(rows: pd.DataFrame, incoming: pd.DataFrame, stored: pd.DataFrame) -> int:
+    """Refuse an incoming box score that differs from the stored one of its key; return how many
+    incoming rows are already stored (identically)."""
+    key = ["game_id", "player_id"]
+    where = rows.set_index(key)[["source_file", "source_line"]]
+    both = incoming.merge(stored, on=key, how="inner", suffixes=("", "_stored"))
+    if both.empty:
+        return 0
+    differs = pd.DataFrame(index=both.index)
+    for column in (c for c in incoming.columns if c not in key):
+        new, old = both[column], both[f"{column}_stored"]
+        same = (new == old).fillna(False).astype(bool) | (new.isna() & old.isna())
+        if pd.api.types.is_float_dtype(new):
+            same |= np.isclose(new.astype(float), old.astype(float), rtol=0, atol=1e-9)
+        differs[column] = ~same
+    bad = differs.any(axis=1)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        column = str(differs.columns[differs.iloc[i].to_numpy()][0])
+        row = both.iloc[i]
+        file, line = where.loc[(row["game_id"], row["player_id"])]
+        raise MalformedGameLog(
+            file,
+            int(line),
+            _SOURCE_COLUMN.get(column, column),
+            f"player {row['player_id']} in game {row['game_id']} is already in the warehouse with "
+            f"{column} = {_shown(row[f'{column}_stored'])}, this file has {_shown(row[column])}; "
+            "a correction is not applied over a stored box score: delete the game's rows, then import",
+        )
+    return len(both)
 
 
 def import_game_logs(
@@ -434,5 +574,5 @@ def import_game_logs(
 ) -> ImportedLogs:
     """Validate every file, then load them: a malformed file raises `MalformedGameLog`, writing nothing."""
     logs = read_game_logs(paths, progress)
-    load_game_logs(warehouse, logs, progress)
-    return logs
+    new_rows = load_game_logs(warehouse, logs, progress)
+    return dataclasses.replace(logs, new_rows=new_rows)

@@ -6,6 +6,7 @@ import ipaddress
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -137,6 +138,10 @@ class Settings(BaseSettings):
             raise ValueError("bookmaker_priority must name at least one bookmaker")
         if self.retry_max_backoff_s < self.retry_min_backoff_s:
             raise ValueError("retry_max_backoff_s must be >= retry_min_backoff_s")
+        try:
+            ZoneInfo(self.league_timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"league_timezone {self.league_timezone!r} is not an IANA time zone") from None
         if self.prediction_ceiling <= self.prediction_floor:
             raise ValueError("prediction_ceiling must be above prediction_floor")
         # A load (three queries) and a fan-out may legitimately run this long without a write: a

@@ -29,6 +29,9 @@ locals {
   # Deliveries of one message before it is dead-lettered; the same number as the embedded
   # transport's default (Settings.max_delivery_attempts), which tests/deploy checks.
   max_delivery_attempts = 5
+  # The worker's warehouse writes give up (and answer 503, so Pub/Sub redelivers) well before the
+  # push's ack deadline (var.push_ack_deadline_seconds, 60 s) cuts the request silently.
+  worker_query_timeout_s = 40
 
   # The audience of the ID tokens each service accepts (shared/auth.py checks it). A fixed string,
   # because a service cannot carry its own run.app URL in its environment (a Terraform cycle): it is
@@ -64,6 +67,7 @@ locals {
     NBA_PROPS_BIGQUERY_LOCATION     = google_bigquery_dataset.main.location
     NBA_PROPS_MAX_DELIVERY_ATTEMPTS = local.max_delivery_attempts
     NBA_PROPS_GCP_PROJECT_FOR_TRACE = var.project_id
+    NBA_PROPS_QUERY_TIMEOUT_S       = local.worker_query_timeout_s
     # Only the push subscription's identity may deliver prediction requests.
     NBA_PROPS_AUTH                = "google_oidc"
     NBA_PROPS_AUTH_AUDIENCES      = local.worker_audience

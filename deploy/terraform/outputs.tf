@@ -1,5 +1,5 @@
 output "coordinator_url" {
-  description = "Base URL of the coordinator (GET /status and /report; POST /start and the other writes need an ID token)."
+  description = "Base URL of the coordinator (every route but /healthz and /readyz needs an ID token of the scheduler identity)."
   value       = google_cloud_run_v2_service.coordinator.uri
 }
 

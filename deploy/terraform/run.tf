@@ -15,8 +15,8 @@ resource "google_cloud_run_v2_service" "coordinator" {
   # would refuse every call. With the check off, every state-changing route (POST /start, /grade,
   # /batches/...) needs a Google-signed ID token for local.coordinator_audience issued to the
   # scheduler identity: NBA_PROPS_AUTH=google_oidc in local.coordinator_env, and the image (bound
-  # to 0.0.0.0) refuses to start without it. Reads (/status, /report, GET /grade, the probes) need
-  # no token: whoever knows the URL can read them.
+  # to 0.0.0.0) refuses to start without it. So do the reads (/status, /report, GET /grade): only the
+  # probes (/healthz, /readyz) answer without a token.
   invoker_iam_disabled = true
   # The audience the scheduler's tokens carry. Fixed, because the service's own URL cannot be put
   # in its environment (a cycle); Cloud Run accepts it as well should its invoker check come back.

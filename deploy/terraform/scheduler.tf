@@ -21,10 +21,12 @@ locals {
       retry_count      = 3
     }
     stall_check = {
-      description      = "Mark batches that stopped making progress as stalled."
-      path             = "/batches/check-stalls"
-      schedule         = var.stall_check_schedule
-      attempt_deadline = "120s"
+      description = "Mark batches that stopped making progress as stalled."
+      path        = "/batches/check-stalls"
+      schedule    = var.stall_check_schedule
+      # Finalizing reads the slate again and writes outcomes and alerts: several queries, each up
+      # to NBA_PROPS_QUERY_TIMEOUT_S. A shorter deadline would retry a finalize still running.
+      attempt_deadline = "600s"
       # The next run is 15 minutes away; one retry covers a cold start.
       retry_count = 1
     }

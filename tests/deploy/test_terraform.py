@@ -569,6 +569,13 @@ def test_the_push_ack_deadline_bounds_the_workers_request_timeout() -> None:
     assert 0 <= seconds(retry["minimum_backoff"]) <= seconds(retry["maximum_backoff"]) <= 600
 
 
+def test_the_workers_writes_give_up_before_the_push_ack_deadline_cuts_the_request() -> None:
+    tf = terraform()
+    timeout = tf.resolve(service_env("worker")["NBA_PROPS_QUERY_TIMEOUT_S"])
+    deadline = tf.resolve(tf.resource("google_pubsub_subscription", "worker_push")["ack_deadline_seconds"])
+    assert 0 < timeout < deadline, "past the deadline Cloud Run cuts the request before the app answers 503"
+
+
 def test_failed_messages_are_dead_lettered_after_five_attempts() -> None:
     tf = terraform()
     subscription = tf.resource("google_pubsub_subscription", "worker_push")

@@ -176,3 +176,46 @@ def test_a_malformed_date_is_refused_before_anything_runs(night_file: Path) -> N
     )
 
     assert result.exit_code == 2 and "YYYY-MM-DD" in result.output
+
+
+def _unused_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_grade_goes_to_the_coordinator_named_in_the_environment_and_says_when_it_is_unreachable(
+    night_file: Path,
+) -> None:
+    # With $NBA_PROPS_COORDINATOR_URL set, grading the local warehouse instead would grade the wrong
+    # warehouse without a word; an unreachable coordinator is one line and exit code 1.
+    url = f"http://127.0.0.1:{_unused_port()}"
+    env = {"NBA_PROPS_DUCKDB_PATH": str(night_file), "NBA_PROPS_COORDINATOR_URL": url}
+
+    result = CliRunner().invoke(cli, ["grade", "--date", GAME_DATE.isoformat()], env=env)
+
+    assert result.exit_code == 1 and f"Cannot reach the coordinator at {url}/grade" in result.output
+    assert "Traceback" not in result.output
+    warehouse = DuckDbWarehouse(night_file, read_only=True)
+    try:
+        graded = int(warehouse.sql("SELECT COUNT(*) AS n FROM graded_predictions_raw").at[0, "n"])
+    finally:
+        warehouse.close()
+    assert graded == 0
+
+
+def test_start_and_status_without_a_coordinator_fail_with_one_clear_line() -> None:
+    url = f"http://127.0.0.1:{_unused_port()}"
+    for command in (["start", "--url", url], ["status", "--url", url]):
+        result = CliRunner().invoke(cli, command)
+        assert result.exit_code == 1 and "Cannot reach the coordinator" in result.output, command
+        assert "Traceback" not in result.output
+
+
+def test_evaluate_refuses_a_season_that_is_not_a_season_label() -> None:
+    # "2022-2023" compared with "2022-23" as text would quietly leave 2022-23 out of training.
+    result = CliRunner().invoke(cli, ["evaluate", "--train-through", "2022-2023", "--test", "2023-24"])
+
+    assert result.exit_code == 2 and "2022-23" in result.output

@@ -264,3 +264,120 @@ def test_the_cli_reports_a_malformed_file_and_exits_non_zero(tmp_path: Path) -> 
     result = CliRunner().invoke(app, ["import-logs", str(bad)], env={"NBA_PROPS_DUCKDB_PATH": str(db)})
     assert result.exit_code == 1
     assert "line 3" in result.output and "PTS" in result.output and "nothing was imported" in result.output
+
+
+def test_a_game_id_that_lost_its_leading_zeros_is_the_same_game(
+    warehouse: DuckDbWarehouse, tmp_path: Path
+) -> None:
+    padded = _game("0022300001", "2023-10-24", DAL, UTA, 20)
+    spreadsheet = [dict(r, GAME_ID="22300001") for r in padded]  # a spreadsheet round trip
+    import_game_logs(warehouse, [_write(tmp_path / "a.csv", padded, gz=False)])
+    again = import_game_logs(warehouse, [_write(tmp_path / "b.csv", spreadsheet, gz=False)])
+
+    assert again.new_rows == 0
+    assert warehouse.sql("SELECT game_id FROM schedule")["game_id"].tolist() == ["0022300001"]
+    assert len(warehouse.sql("SELECT * FROM player_game_logs")) == 4
+
+
+@pytest.mark.parametrize("split", [False, True], ids=["in-one-import", "across-imports"])
+def test_a_team_with_two_games_on_one_date_is_refused_and_imports_nothing(
+    warehouse: DuckDbWarehouse, tmp_path: Path, split: bool
+) -> None:
+    first = _game("0022300010", "2023-10-24", DAL, UTA, 20)
+    # DAL again, with other players: a team, not a player, plays twice.
+    second = [
+        dict(r, PLAYER_ID=str(int(r["PLAYER_ID"]) + 5))
+        for r in _game("0022300011", "2023-10-24", NYK, DAL, 20)
+    ]
+    if split:
+        import_game_logs(warehouse, [_write(tmp_path / "first.csv", first, gz=False)])
+        rows = second
+    else:
+        rows = first + second
+    before = _snapshot(warehouse) if split else None
+    bad = _write(tmp_path / "bad.csv", rows, gz=False)
+    warehouse.create_schema()
+
+    with pytest.raises(MalformedGameLog, match="more than one game on 2023-10-24") as caught:
+        import_game_logs(warehouse, [bad])
+
+    assert caught.value.file == str(bad) and caught.value.column == "TEAM_ID"
+    assert "0022300010" in str(caught.value) and "0022300011" in str(caught.value)
+    if before is None:
+        assert len(warehouse.sql("SELECT * FROM player_game_logs")) == 0
+    else:
+        for name, frame in _snapshot(warehouse).items():
+            pd.testing.assert_frame_equal(before[name], frame, obj=name)
+
+
+def test_a_player_with_two_games_on_one_date_is_refused(tmp_path: Path) -> None:
+    rows = _game("0022300010", "2023-10-24", DAL, UTA, 20) + _game("0022300011", "2023-10-24", NYK, LAL, 9)
+    rows[5]["PLAYER_ID"] = rows[0]["PLAYER_ID"]  # line 7: a NYK row under a DAL player's id
+    with pytest.raises(MalformedGameLog, match="player 7420 has more than one game") as caught:
+        read_game_logs([_write(tmp_path / "bad.csv", rows, gz=False)])
+    assert caught.value.column == "PLAYER_ID"
+
+
+def test_a_corrected_box_score_is_refused_with_the_stored_and_incoming_values(
+    warehouse: DuckDbWarehouse, tmp_path: Path
+) -> None:
+    rows = _game("0022300007", "2023-10-24", DAL, UTA, 20)
+    import_game_logs(warehouse, [_write(tmp_path / "first.csv", rows, gz=False)])
+    before = _snapshot(warehouse)
+    corrected = [dict(r) for r in rows] + _game("0022300008", "2023-10-25", NYK, LAL, 10)
+    corrected[1]["PTS"] = "40"  # line 3
+    bad = _write(tmp_path / "corrected.csv", corrected, gz=False)
+
+    with pytest.raises(MalformedGameLog, match="already in the warehouse") as caught:
+        import_game_logs(warehouse, [bad])
+
+    assert (caught.value.file, caught.value.line, caught.value.column) == (str(bad), 3, "PTS")
+    assert "points = 21, this file has 40" in str(caught.value)
+    for name, frame in _snapshot(warehouse).items():  # nothing imported, not even the new game
+        pd.testing.assert_frame_equal(before[name], frame, obj=name)
+
+
+def test_team_stats_come_from_every_stored_box_score_of_a_game_completed_by_a_later_import(
+    warehouse: DuckDbWarehouse, tmp_path: Path
+) -> None:
+    split = _game("0022300005", "2023-10-24", DAL, UTA, 20)  # one side per import
+    partial = _game("0022300006", "2023-10-25", NYK, LAL, 10)  # one player per side first, then all
+    import_game_logs(warehouse, [_write(tmp_path / "a.csv", [*split[:2], partial[0], partial[2]], gz=False)])
+    done = import_game_logs(warehouse, [_write(tmp_path / "b.csv", [*split[2:], *partial], gz=False)])
+
+    assert done.new_rows == 4 and done.source_rows == 6
+    stats = warehouse.sql("SELECT game_id, team_id, points FROM team_game_stats ORDER BY game_id, team_id")
+    assert stats.values.tolist() == [
+        ["0022300005", DAL[0], 20 + 21],
+        ["0022300005", UTA[0], 23 + 24],
+        ["0022300006", LAL[0], 13 + 14],
+        ["0022300006", NYK[0], 10 + 11],
+    ]
+
+
+def test_error_lines_are_physical_lines_despite_blank_lines_and_quoted_newlines(tmp_path: Path) -> None:
+    rows = _game("0022300001", "2023-10-24", DAL, UTA, 20)
+    rows[0]["PLAYER_NAME"] = "Name\nwith a newline"  # the record of line 2 ends on line 3
+    rows[3]["PTS"] = "twelve"
+    path = _write(tmp_path / "odd.csv", rows, gz=False)
+    lines = path.read_text().split("\n")
+    lines.insert(4, "")  # a blank line 5
+    path.write_text("\n".join(lines))
+    physical = 1 + next(i for i, line in enumerate(path.read_text().split("\n")) if "twelve" in line)
+
+    with pytest.raises(MalformedGameLog, match="not a number") as caught:
+        read_game_logs([path])
+
+    assert physical == 7 and caught.value.line == physical
+
+
+def test_a_truncated_row_is_refused_with_its_file_and_line(tmp_path: Path) -> None:
+    path = _write(tmp_path / "cut.csv", _game("0022300001", "2023-10-24", DAL, UTA, 20), gz=False)
+    lines = path.read_text().splitlines()
+    lines[4] = lines[4][: lines[4].index(",-4,")]  # the last row loses PLUS_MINUS and SEASON_LABEL
+    path.write_text("\n".join(lines) + "\n")
+
+    with pytest.raises(MalformedGameLog, match="truncated") as caught:
+        read_game_logs([path])
+
+    assert (caught.value.file, caught.value.line, caught.value.column) == (str(path), 5, "PLUS_MINUS")

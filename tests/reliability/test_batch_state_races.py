@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from datetime import date
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -199,3 +200,77 @@ def test_a_resent_message_that_never_arrives_is_found_missing_at_finalize(
     assert status["failed"] == status["expected"] - status["skipped"]
     missing = {p["player_id"] for p in status["problems"] if p["outcome"] == "missing"}
     assert set(resumed["resent"]) <= missing
+
+
+class _FailsOnce(SpyWarehouse):
+    """The named statement answers 503 the first time (the n-th call, for reads), then works."""
+
+    def __init__(self, inner: DuckDbWarehouse, name: str, nth: int = 1) -> None:
+        super().__init__(inner)
+        self._name, self._left = name, nth
+
+    def _maybe_fail(self, name: str) -> None:
+        if name == self._name:
+            self._left -= 1
+            if self._left == 0:
+                raise WarehouseUnavailable(f"{name}: 503 backend error")
+
+    def query(self, name: str, params: Any, *, timeout_s: float | None = None) -> Any:
+        self._maybe_fail(name)
+        return super().query(name, params, timeout_s=timeout_s)
+
+    def execute(self, name: str, params: Any, *, timeout_s: float | None = None) -> int:
+        self._maybe_fail(name)
+        return super().execute(name, params, timeout_s=timeout_s)
+
+
+def test_a_batch_row_that_could_not_be_written_gives_the_date_back_for_the_schedulers_retry(
+    league_warehouse: DuckDbWarehouse, game_date: date, settings: Settings
+) -> None:
+    publisher = FakePublisher()
+    flaky = _FailsOnce(league_warehouse, "batch_insert")
+    with TestClient(
+        create_app(coordinator_container(flaky, settings, publisher)), raise_server_exceptions=False
+    ) as client:
+        first = client.post("/start", json={"game_date": game_date.isoformat()})
+        retry = client.post("/start", json={"game_date": game_date.isoformat()})
+
+    assert first.status_code == 503
+    assert retry.status_code == 202 and retry.json()["published"] == len(publisher.sent) > 0
+
+
+def test_a_failed_claim_check_before_publishing_fails_the_batch_and_a_retry_runs_the_night(
+    league_warehouse: DuckDbWarehouse, game_date: date, settings: Settings, sink: RecordingSink
+) -> None:
+    publisher = FakePublisher()
+    # The first lock read is the claim's own; the second is the check just before publishing.
+    flaky = _FailsOnce(league_warehouse, "batch_lock_get", nth=2)
+    with TestClient(
+        create_app(coordinator_container(flaky, settings, publisher, sink=sink)),
+        raise_server_exceptions=False,
+    ) as client:
+        first = client.post("/start", json={"game_date": game_date.isoformat()})
+        failed = client.get("/status").json()
+        retry = client.post("/start", json={"game_date": game_date.isoformat()})
+
+    assert first.status_code == 503 and failed["status"] == "failed" and "503" in failed["error"]
+    assert "batch_failed" in [a.kind for a in sink.alerts]
+    assert retry.status_code == 202 and retry.json()["published"] == len(publisher.sent) > 0
+
+
+def test_a_fan_out_that_publishes_nothing_answers_502_and_resume_sends_everyone_later(
+    league_warehouse: DuckDbWarehouse, game_date: date, settings: Settings
+) -> None:
+    broken = {"on": True}
+    publisher = FakePublisher(fail=lambda m: "NOT_FOUND: topic" if broken["on"] else None)
+    with coordinator_client(league_warehouse, settings, publisher) as client:
+        first = client.post("/start", json={"game_date": game_date.isoformat()})
+        batch_id = client.get("/status").json()["batch_id"]
+        status = client.get("/status", params={"batch_id": batch_id}).json()
+        broken["on"] = False
+        resumed = client.post(f"/batches/{batch_id}/resume").json()
+
+    # Cloud Scheduler sees a failed call (and its alert fires), not a 202 with nothing sent.
+    assert first.status_code == 502 and first.json()["error"] == "publish_failed"
+    assert status["failed"] == status["expected"] - status["skipped"] > 0
+    assert len(resumed["resent"]) == status["failed"] == len(publisher.sent)

@@ -61,3 +61,10 @@ def test_a_stall_time_shorter_than_a_live_load_and_fan_out_is_refused() -> None:
     with pytest.raises(ValidationError, match="stall_after_s"):
         Settings(query_timeout_s=300, publish_timeout_s=60, stall_after_s=900)
     assert Settings(query_timeout_s=300, publish_timeout_s=60, stall_after_s=961).stall_after_s == 961
+
+
+def test_a_league_time_zone_that_does_not_exist_is_refused_at_startup() -> None:
+    # A typo would otherwise pass /readyz and fail every scheduled /start and /grade with a bare 500.
+    with pytest.raises(ValidationError, match="league_timezone"):
+        Settings(league_timezone="US/Eastrn")
+    assert Settings(league_timezone="America/Chicago").league_timezone == "America/Chicago"
