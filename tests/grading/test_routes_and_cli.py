@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-import structlog
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -114,19 +112,6 @@ def test_the_report_route_serves_the_graded_night_as_html(
 
 
 # -- the command line -------------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """The CLI configures logging onto CliRunner's streams, which close after the call: put the
-    previous configuration back, or every later test that logs writes to a closed file."""
-    saved = structlog.get_config()
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    structlog.configure(**saved)
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 @pytest.fixture

@@ -4,16 +4,13 @@
 from __future__ import annotations
 
 import json
-import logging
 import math
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import structlog
 from typer.testing import CliRunner
 
 from nba_props.evaluate import (
@@ -26,19 +23,6 @@ from nba_props.evaluate import (
     write_report,
 )
 from shared.warehouse.duckdb import DuckDbWarehouse
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """The CLI configures logging onto CliRunner's streams, which close after the call: put the
-    previous configuration back, or every later test that logs writes to a closed file."""
-    saved = structlog.get_config()
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    structlog.configure(**saved)
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 @pytest.fixture(scope="module")

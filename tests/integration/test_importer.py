@@ -5,13 +5,11 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import structlog
 from typer.testing import CliRunner
 
 from nba_props.importer import MalformedGameLog, import_game_logs, read_game_logs
@@ -25,19 +23,6 @@ HEADER = [
 ]
 DAL, UTA, NYK, LAL = (1610612742, "DAL"), (1610612762, "UTA"), (1610612752, "NYK"), (1610612747, "LAL")
 TABLES = ("teams", "players", "schedule", "player_game_logs", "team_game_stats")
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """The CLI configures logging onto CliRunner's streams, which close after the call: put the
-    previous configuration back, or every later test that logs writes to a closed file."""
-    saved = structlog.get_config()
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    structlog.configure(**saved)
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def _row(
