@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 import typer
@@ -19,12 +19,28 @@ from rich.console import Console
 from shared.logging import configure_logging
 from shared.settings import Settings
 
+if TYPE_CHECKING:
+    from shared.warehouse import Warehouse
+
 app = typer.Typer(help="NBA player points-prop predictions.", no_args_is_help=True, add_completion=False)
 warehouse_app = typer.Typer(help="Warehouse administration.", no_args_is_help=True)
 app.add_typer(warehouse_app, name="warehouse")
 
 # Wide enough for the predictions table when the output is a pipe or a CI log, not a terminal.
 console = Console(width=None if sys.stdout.isatty() else 120)
+
+
+@contextmanager
+def _open_warehouse(settings: Settings) -> Iterator[Warehouse]:
+    """The configured warehouse, closed when the command ends: a DuckDB file left open by one command
+    refuses the next connection in the same process that opens it with another configuration."""
+    from shared.warehouse import make_warehouse
+
+    warehouse = make_warehouse(settings)
+    try:
+        yield warehouse
+    finally:
+        warehouse.close()
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -128,15 +144,16 @@ def train(
 
     from shared.model import DEFAULT_ITERATIONS
     from shared.training import train_model
-    from shared.warehouse import make_warehouse
 
     settings = _settings()
     configure_logging(settings)
-    warehouse = make_warehouse(settings)
     iterations = iterations or DEFAULT_ITERATIONS
-    with Progress(
-        TextColumn("Training"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
-    ) as progress:
+    with (
+        _open_warehouse(settings) as warehouse,
+        Progress(
+            TextColumn("Training"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+        ) as progress,
+    ):
         task = progress.add_task("train", total=iterations)
         manifest = train_model(
             warehouse,
@@ -274,17 +291,15 @@ def grade(
     else:
         from coordinator.grading import Grader
         from shared.alerts import AlertManager
-        from shared.warehouse import make_warehouse
 
         settings = _settings()
         configure_logging(settings)
-        warehouse = make_warehouse(settings)
-        alerts = AlertManager.from_settings(settings, warehouse)
-        try:
-            body = Grader(warehouse, alerts, settings).grade(day).as_json()
-        finally:
-            alerts.close()
-            warehouse.close()
+        with _open_warehouse(settings) as warehouse:
+            alerts = AlertManager.from_settings(settings, warehouse)
+            try:
+                body = Grader(warehouse, alerts, settings).grade(day).as_json()
+            finally:
+                alerts.close()
     if as_json:
         typer.echo(json.dumps(body, indent=2))
         return
@@ -349,15 +364,11 @@ def report(
         from coordinator.grading import Grader
         from coordinator.report import render_report
         from shared.alerts import AlertManager
-        from shared.warehouse import make_warehouse
 
         settings = _settings()
         configure_logging(settings)
-        warehouse = make_warehouse(settings)
-        try:
+        with _open_warehouse(settings) as warehouse:
             page = render_report(Grader(warehouse, AlertManager(), settings).report_data(day))
-        finally:
-            warehouse.close()
     html.parent.mkdir(parents=True, exist_ok=True)
     html.write_text(page, encoding="utf-8")
     console.print(f"Report written to {html}")
@@ -366,11 +377,10 @@ def report(
 @warehouse_app.command("create")
 def warehouse_create() -> None:
     """Create every table and view (idempotent) in the configured warehouse."""
-    from shared.warehouse import make_warehouse
-
     settings = _settings()
     configure_logging(settings)
-    make_warehouse(settings).create_schema()
+    with _open_warehouse(settings) as warehouse:
+        warehouse.create_schema()
     console.print(f"Schema ready on {settings.warehouse_backend.value}")
 
 
@@ -380,13 +390,12 @@ def generate_league_command(
 ) -> None:
     """Write a synthetic league into the configured warehouse."""
     from nba_props.league import generate_league
-    from shared.warehouse import make_warehouse
 
     settings = _settings()
     configure_logging(settings)
-    warehouse = make_warehouse(settings)
     league = generate_league(seed)
-    league.write(warehouse)
+    with _open_warehouse(settings) as warehouse:
+        league.write(warehouse)
     console.print(f"League written: {len(league.players)} players, {len(league.schedule)} games")
 
 
@@ -420,12 +429,10 @@ def import_logs(
 ) -> None:
     """Import real NBA game logs into the configured warehouse (validated first; idempotent)."""
     from nba_props.importer import MalformedGameLog, import_game_logs
-    from shared.warehouse import make_warehouse
 
     settings = _settings()
     configure_logging(settings)
-    warehouse = make_warehouse(settings)
-    with _staged_progress() as (progress, report):
+    with _open_warehouse(settings) as warehouse, _staged_progress() as (progress, report):
         try:
             imported = import_game_logs(warehouse, paths, progress=report)
         except MalformedGameLog as exc:
@@ -468,7 +475,6 @@ def evaluate(
     from nba_props.evaluate import evaluate as run_evaluation
     from nba_props.importer import MalformedGameLog
     from shared.model import DEFAULT_DEPTH, DEFAULT_ITERATIONS, DEFAULT_LEARNING_RATE, DEFAULT_LOSS_FUNCTION
-    from shared.warehouse import make_warehouse
 
     for option, season in (("--train-through", train_through), ("--test", test)):
         if not re.fullmatch(r"\d{4}-\d{2}", season):
@@ -491,7 +497,8 @@ def evaluate(
             if logs:
                 result = evaluate_logs(logs, config, report)
             else:
-                result = run_evaluation(make_warehouse(settings), config, report)
+                with _open_warehouse(settings) as warehouse:
+                    result = run_evaluation(warehouse, config, report)
         except (MalformedGameLog, ValueError) as exc:
             progress.stop()
             console.print(f"[red]Evaluation failed:[/red] {exc}")

@@ -31,6 +31,12 @@ class Warehouse(Protocol):
         """Run the named read statement under the timeout; raise QueryTimeout when it expires."""
         ...
 
+    def records(
+        self, name: str, params: QueryParams, *, timeout_s: float | None = None
+    ) -> list[dict[str, Any]]:
+        """The named read statement's rows as plain dicts, NULLs as None (see `frame_records`)."""
+        ...
+
     def execute(self, name: str, params: QueryParams, *, timeout_s: float | None = None) -> int:
         """Run the named DML statement (batch bookkeeping); return the number of rows it changed."""
         ...
@@ -47,6 +53,20 @@ class Warehouse(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as plain dicts, the one place NULLs are normalised: NaN, NaT and NA become None and
+    timestamps become timezone-aware `datetime`s (UTC), whatever dtype the adapter's frame used."""
+    out: list[dict[str, Any]] = []
+    for row in frame.astype(object).where(frame.notna(), None).to_dict("records"):
+        clean: dict[str, Any] = {}
+        for key, value in row.items():
+            if isinstance(value, pd.Timestamp):
+                value = (value if value.tzinfo is not None else value.tz_localize("UTC")).to_pydatetime()
+            clean[str(key)] = value
+        out.append(clean)
+    return out
 
 
 def make_warehouse(settings: Any) -> Warehouse:

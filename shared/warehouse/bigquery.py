@@ -58,7 +58,7 @@ from shared.errors import QueryTimeout, WarehouseUnavailable
 from shared.logging import get_logger
 from shared.schema import TABLES, VIEWS, Column, ColumnType, Table, table
 from shared.sql import check_params, qualify_tables, statement
-from shared.warehouse import QueryParams
+from shared.warehouse import QueryParams, frame_records
 
 if TYPE_CHECKING:
     from shared.settings import Settings
@@ -393,6 +393,11 @@ class BigQueryWarehouse:
         check_params(stmt, dict(params))
         _, frame = self._run(name, stmt.bigquery, _parameters(stmt.params, params), timeout_s, read=True)
         return frame
+
+    def records(
+        self, name: str, params: QueryParams, *, timeout_s: float | None = None
+    ) -> list[dict[str, Any]]:
+        return frame_records(self.query(name, params, timeout_s=timeout_s))
 
     def execute(self, name: str, params: QueryParams, *, timeout_s: float | None = None) -> int:
         stmt = statement(name)

@@ -18,7 +18,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_ra
 from shared.errors import QueryTimeout, WarehouseUnavailable
 from shared.schema import TABLES, VIEWS, ColumnType, Table, table
 from shared.sql import check_params, statement
-from shared.warehouse import QueryParams
+from shared.warehouse import QueryParams, frame_records
 
 
 class _WriteConflict(Exception):
@@ -227,6 +227,11 @@ class DuckDbWarehouse:
         result = self._run(name, stmt.duckdb, params, timeout_s)
         frame: pd.DataFrame = result.df()
         return frame
+
+    def records(
+        self, name: str, params: QueryParams, *, timeout_s: float | None = None
+    ) -> list[dict[str, Any]]:
+        return frame_records(self.query(name, params, timeout_s=timeout_s))
 
     def execute(self, name: str, params: QueryParams, *, timeout_s: float | None = None) -> int:
         try:
