@@ -24,6 +24,7 @@ from shared.auth import (
     authenticate_requests,
     install_auth,
 )
+from shared.bootstrap import make_publisher, make_warehouse
 from shared.errors import (
     BatchConflict,
     BatchNotFound,
@@ -36,8 +37,8 @@ from shared.errors import (
 from shared.limits import COORDINATOR_MAX_BODY_BYTES, BodySizeLimit
 from shared.logging import configure_logging, get_logger
 from shared.settings import Settings
-from shared.transport import Publisher, make_publisher
-from shared.warehouse import Warehouse, make_warehouse
+from shared.transport import Publisher
+from shared.warehouse import Warehouse
 
 log = get_logger(__name__)
 

@@ -34,7 +34,7 @@ console = Console(width=None if sys.stdout.isatty() else 120)
 def _open_warehouse(settings: Settings) -> Iterator[Warehouse]:
     """The configured warehouse, closed when the command ends: a DuckDB file left open by one command
     refuses the next connection in the same process that opens it with another configuration."""
-    from shared.warehouse import make_warehouse
+    from shared.bootstrap import make_warehouse
 
     warehouse = make_warehouse(settings)
     try:

@@ -18,8 +18,9 @@ from fastapi import FastAPI
 
 from coordinator.app import CoordinatorContainer
 from coordinator.app import create_app as create_coordinator_app
+from shared.bootstrap import make_warehouse
 from shared.settings import Settings, WarehouseBackend
-from shared.warehouse import Warehouse, make_warehouse
+from shared.warehouse import Warehouse
 from worker.app import PUSH_PATH, WorkerContainer
 from worker.app import create_app as create_worker_app
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -59,28 +59,3 @@ class Publisher(Protocol):
     def close(self) -> None:
         """Release the transport within a bounded time; publish() afterwards reports failures."""
         ...
-
-
-def make_publisher(settings: Any, warehouse: Any) -> Publisher:
-    """Build the publisher the settings ask for (called once, by a composition root)."""
-    from datetime import UTC, datetime
-
-    from shared.settings import TransportKind
-
-    if settings.transport is TransportKind.PUBSUB:
-        from shared.transport.pubsub import PubSubPublisher
-
-        return PubSubPublisher.from_settings(settings)
-    from shared.outcomes import record_dead_letter
-    from shared.transport.loopback import LoopbackPushPublisher
-
-    return LoopbackPushPublisher(
-        settings.worker_push_url,
-        dead_letter=lambda letter: record_dead_letter(warehouse, letter, datetime.now(UTC)),
-        max_attempts=settings.max_delivery_attempts,
-        min_backoff_s=settings.retry_min_backoff_s,
-        max_backoff_s=settings.retry_max_backoff_s,
-        concurrency=settings.push_concurrency,
-        request_timeout_s=settings.push_request_timeout_s,
-        close_timeout_s=settings.push_close_timeout_s,
-    )

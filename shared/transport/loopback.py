@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import httpx
 from tenacity import (
@@ -30,6 +31,9 @@ from tenacity import (
 from shared.contracts import PushEnvelope
 from shared.logging import get_logger
 from shared.transport import DeadLetter, DeadLetterSink, OutgoingMessage, PublishReport
+
+if TYPE_CHECKING:
+    from shared.settings import Settings
 
 ACK_STATUSES = frozenset({102, 200, 201, 202, 204})
 SUBSCRIPTION = "projects/embedded/subscriptions/nba-props-worker-push"
@@ -73,6 +77,19 @@ class LoopbackPushPublisher:
         self._abandoned = threading.Event()
         self.deliveries = 0
         self.dead_lettered = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings, dead_letter: DeadLetterSink) -> LoopbackPushPublisher:
+        return cls(
+            settings.worker_push_url,
+            dead_letter=dead_letter,
+            max_attempts=settings.max_delivery_attempts,
+            min_backoff_s=settings.retry_min_backoff_s,
+            max_backoff_s=settings.retry_max_backoff_s,
+            concurrency=settings.push_concurrency,
+            request_timeout_s=settings.push_request_timeout_s,
+            close_timeout_s=settings.push_close_timeout_s,
+        )
 
     def publish(self, messages: Sequence[OutgoingMessage]) -> PublishReport:
         """Never raises: after close() every message is reported failed (the coordinator records it)."""

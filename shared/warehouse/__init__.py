@@ -67,17 +67,3 @@ def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
             clean[str(key)] = value
         out.append(clean)
     return out
-
-
-def make_warehouse(settings: Any) -> Warehouse:
-    """Build the adapter the settings ask for (called once, by a composition root)."""
-    from shared.settings import WarehouseBackend
-
-    if settings.warehouse_backend is WarehouseBackend.BIGQUERY:
-        from shared.warehouse.bigquery import BigQueryWarehouse
-
-        warehouse: Warehouse = BigQueryWarehouse.from_settings(settings)
-        return warehouse
-    from shared.warehouse.duckdb import DuckDbWarehouse
-
-    return DuckDbWarehouse(settings.duckdb_path, default_timeout_s=settings.query_timeout_s)

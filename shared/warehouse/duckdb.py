@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pandas as pd
@@ -19,6 +19,9 @@ from shared.errors import QueryTimeout, WarehouseUnavailable
 from shared.schema import TABLES, VIEWS, ColumnType, Table, table
 from shared.sql import check_params, statement
 from shared.warehouse import QueryParams, frame_records
+
+if TYPE_CHECKING:
+    from shared.settings import Settings
 
 
 class _WriteConflict(Exception):
@@ -156,6 +159,10 @@ class DuckDbWarehouse:
         self._local = threading.local()
         self._writers_lock = threading.Lock()
         self._writers: dict[str, _GroupWriter] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DuckDbWarehouse:
+        return cls(settings.duckdb_path, default_timeout_s=settings.query_timeout_s)
 
     # -- plumbing ---------------------------------------------------------------------------------
 

@@ -10,8 +10,9 @@ from collections import Counter
 
 import httpx
 
+from shared.bootstrap import make_publisher
 from shared.settings import Settings
-from shared.transport import DeadLetter, OutgoingMessage, make_publisher
+from shared.transport import DeadLetter, OutgoingMessage
 from shared.transport.loopback import LoopbackPushPublisher
 
 
