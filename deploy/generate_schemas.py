@@ -9,7 +9,7 @@ while they differ from what this script writes.
 
 What it writes:
 
-- ``<table>.json`` for every table: the BigQuery JSON schema of ``Table.bigquery_json_schema()``.
+- ``<table>.json`` for every table: its BigQuery JSON schema (``dialect.json_schema``).
 - ``tables.json``: per table its description, partitioning, clustering and partition-filter flag,
   and the list of views; ``bigquery.tf`` iterates over it.
 - ``<view>_view.sql`` for every view: the view's BigQuery SQL with each table reference qualified
@@ -30,7 +30,8 @@ if str(ROOT) not in sys.path:  # run as a script from a checkout, without instal
     sys.path.insert(0, str(ROOT))
 
 from shared.schema import TABLES, VIEWS, Table  # noqa: E402
-from shared.sql import qualify_tables, statement  # noqa: E402
+from shared.sql import statement  # noqa: E402
+from shared.warehouse.bigquery.dialect import json_schema, qualify_tables  # noqa: E402
 
 OUT_DIR = ROOT / "deploy" / "terraform" / "schemas"
 INDEX_FILE = "tables.json"
@@ -48,7 +49,7 @@ def table_schema(table: Table) -> list[dict[str, str]]:
     # show up as a change on every `terraform plan`.
     return [
         {key: value for key, value in column.items() if key != "description" or value}
-        for column in table.bigquery_json_schema()
+        for column in json_schema(table)
     ]
 
 

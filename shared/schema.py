@@ -1,5 +1,7 @@
-"""The warehouse schema, defined once. BigQuery DDL, DuckDB DDL and the Terraform/BigQuery JSON
-schemas are all generated from these definitions."""
+"""The warehouse schema, defined once: tables, columns, keys and partitioning, in no dialect.
+
+Each warehouse adapter renders its own DDL from it; deploy/generate_schemas.py the Terraform files.
+"""
 
 from __future__ import annotations
 
@@ -16,35 +18,12 @@ class ColumnType(StrEnum):
     TIMESTAMP = "TIMESTAMP"
 
 
-_DUCKDB_TYPES = {
-    ColumnType.STRING: "VARCHAR",
-    ColumnType.INT64: "BIGINT",
-    ColumnType.FLOAT64: "DOUBLE",
-    ColumnType.BOOL: "BOOLEAN",
-    ColumnType.DATE: "DATE",
-    ColumnType.TIMESTAMP: "TIMESTAMPTZ",
-}
-
-_BIGQUERY_JSON_TYPES = {
-    ColumnType.STRING: "STRING",
-    ColumnType.INT64: "INTEGER",
-    ColumnType.FLOAT64: "FLOAT",
-    ColumnType.BOOL: "BOOLEAN",
-    ColumnType.DATE: "DATE",
-    ColumnType.TIMESTAMP: "TIMESTAMP",
-}
-
-
 @dataclass(frozen=True)
 class Column:
     name: str
     type: ColumnType
     required: bool = False
     description: str = ""
-
-    @property
-    def duckdb_type(self) -> str:
-        return _DUCKDB_TYPES[self.type]
 
 
 @dataclass(frozen=True)
@@ -68,42 +47,6 @@ class Table:
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
-
-    def duckdb_ddl(self) -> str:
-        lines = [
-            f"    {c.name} {_DUCKDB_TYPES[c.type]}{' NOT NULL' if c.required else ''}" for c in self.columns
-        ]
-        if self.primary_key:
-            lines.append(f"    PRIMARY KEY ({', '.join(self.primary_key)})")
-        body = ",\n".join(lines)
-        return f"CREATE TABLE IF NOT EXISTS {self.name} (\n{body}\n)"
-
-    def bigquery_ddl(self, dataset: str) -> str:
-        lines = [f"  {c.name} {c.type.value}{' NOT NULL' if c.required else ''}" for c in self.columns]
-        ddl = f"CREATE TABLE IF NOT EXISTS `{dataset}.{self.name}` (\n" + ",\n".join(lines) + "\n)"
-        if self.partition_by:
-            if self.partition_granularity == "DAY":
-                ddl += f"\nPARTITION BY {self.partition_by}"
-            else:
-                ddl += f"\nPARTITION BY DATE_TRUNC({self.partition_by}, {self.partition_granularity})"
-        if self.cluster_by:
-            ddl += f"\nCLUSTER BY {', '.join(self.cluster_by)}"
-        options = [f'description = "{self.description}"']
-        if self.require_partition_filter:
-            options.append("require_partition_filter = TRUE")
-        ddl += f"\nOPTIONS ({', '.join(options)})"
-        return ddl
-
-    def bigquery_json_schema(self) -> list[dict[str, str]]:
-        return [
-            {
-                "name": c.name,
-                "type": _BIGQUERY_JSON_TYPES[c.type],
-                "mode": "REQUIRED" if c.required else "NULLABLE",
-                "description": c.description,
-            }
-            for c in self.columns
-        ]
 
 
 def _cols(*spec: tuple[str, ColumnType] | tuple[str, ColumnType, bool] | Column) -> tuple[Column, ...]:

@@ -1,17 +1,24 @@
 """The warehouse port: named batch reads, idempotent appends, and the few DML statements batches need.
 
-Adapters: `DuckDbWarehouse` (embedded default) and `BigQueryWarehouse` (cloud). Both run the same
-BigQuery-dialect SQL files from `shared/sql`; DuckDB gets them transpiled by sqlglot.
+Adapters (`duckdb.DuckDbWarehouse`, `bigquery.BigQueryWarehouse`) run the BigQuery-dialect SQL files
+of `shared/sql`, each translating it and rendering DDL from `shared/schema.py` for its engine. Reads
+come back as typed records (`records`, NULLs normalised here, once) or as a DataFrame (`query`) for
+the frame pipelines of features and training.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime
 from typing import Any, Protocol, runtime_checkable
 
+import numpy as np
 import pandas as pd
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 QueryParams = Mapping[str, Any]
+Record = dict[str, Any]
 
 
 @runtime_checkable
@@ -31,10 +38,8 @@ class Warehouse(Protocol):
         """Run the named read statement under the timeout; raise QueryTimeout when it expires."""
         ...
 
-    def records(
-        self, name: str, params: QueryParams, *, timeout_s: float | None = None
-    ) -> list[dict[str, Any]]:
-        """The named read statement's rows as plain dicts, NULLs as None (see `frame_records`)."""
+    def records(self, name: str, params: QueryParams, *, timeout_s: float | None = None) -> list[Record]:
+        """The named read statement's rows as plain values (see `plain`), under the same timeout."""
         ...
 
     def execute(self, name: str, params: QueryParams, *, timeout_s: float | None = None) -> int:
@@ -55,15 +60,50 @@ class Warehouse(Protocol):
     def close(self) -> None: ...
 
 
-def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as plain dicts, the one place NULLs are normalised: NaN, NaT and NA become None and
-    timestamps become timezone-aware `datetime`s (UTC), whatever dtype the adapter's frame used."""
-    out: list[dict[str, Any]] = []
-    for row in frame.astype(object).where(frame.notna(), None).to_dict("records"):
-        clean: dict[str, Any] = {}
-        for key, value in row.items():
-            if isinstance(value, pd.Timestamp):
-                value = (value if value.tzinfo is not None else value.tz_localize("UTC")).to_pydatetime()
-            clean[str(key)] = value
-        out.append(clean)
-    return out
+def is_null(value: Any) -> bool:
+    """Whether a cell is SQL NULL in any of its Python spellings (None, NaN, NaT, NA)."""
+    if value is None or value is pd.NaT or value is pd.NA:
+        return True
+    return isinstance(value, float | np.floating) and math.isnan(value)
+
+
+def plain(value: Any) -> Any:
+    """A cell as a plain Python value: NULLs become None, numpy scalars Python ones, timestamps
+    timezone-aware `datetime`s in UTC (naive ones are UTC); dates stay `date`; arrays and structs
+    are converted element by element."""
+    if isinstance(value, list | tuple | np.ndarray):
+        return [plain(item) for item in value]
+    if isinstance(value, Mapping):
+        return {str(key): plain(item) for key, item in value.items()}
+    if is_null(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, date):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def plain_records(rows: Iterable[Mapping[Any, Any]]) -> list[Record]:
+    """Rows of any adapter as records of plain values: the one place NULLs are normalised."""
+    return [{str(key): plain(value) for key, value in row.items()} for row in rows]
+
+
+def frame_records(frame: pd.DataFrame) -> list[Record]:
+    """A DataFrame's rows as records of plain values (`plain`), whatever dtypes it holds."""
+    return plain_records(frame.astype(object).to_dict("records"))
+
+
+def retrying_conflicts(conflict: type[Exception], attempts: int, *, most_s: float = 0.2) -> Retrying:
+    """Run again a statement that lost a write conflict, after a random backoff of at most `most_s`;
+    the last conflict is re-raised."""
+    return Retrying(
+        retry=retry_if_exception_type(conflict),
+        stop=stop_after_attempt(attempts),
+        wait=wait_random_exponential(multiplier=most_s / 20, max=most_s),
+        reraise=True,
+    )

@@ -1,4 +1,7 @@
-"""DuckDB file warehouse: the embedded default. One process owns the file; threads share it."""
+"""DuckDB file warehouse: the embedded default. One process owns the file; threads share it.
+
+DuckDB's dialect lives here too: the BigQuery SQL files transpiled by sqlglot, DDL from the schema.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +10,19 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
-from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+import sqlglot
 
 from shared.errors import QueryTimeout, WarehouseUnavailable
 from shared.schema import TABLES, VIEWS, ColumnType, Table, table
-from shared.sql import check_params, statement
-from shared.warehouse import QueryParams, frame_records
+from shared.sql import SqlStatement, check_params, statement
+from shared.warehouse import QueryParams, Record, plain_records, retrying_conflicts
 
 if TYPE_CHECKING:
     from shared.settings import Settings
@@ -108,6 +112,36 @@ class _GroupWriter:
             for pending in group:
                 pending.lead = False
                 pending.done.set()
+
+
+_DUCKDB_TYPES = {
+    ColumnType.STRING: "VARCHAR",
+    ColumnType.INT64: "BIGINT",
+    ColumnType.FLOAT64: "DOUBLE",
+    ColumnType.BOOL: "BOOLEAN",
+    ColumnType.DATE: "DATE",
+    ColumnType.TIMESTAMP: "TIMESTAMPTZ",
+}
+# A write conflict is retried this often before it counts as "unavailable".
+_CONFLICT_ATTEMPTS = 8
+
+
+def duckdb_sql(stmt: SqlStatement) -> str:
+    """The statement's BigQuery SQL in DuckDB's dialect."""
+    return _transpile(stmt.bigquery)
+
+
+@cache
+def _transpile(sql: str) -> str:
+    return sqlglot.transpile(sql, read="bigquery", write="duckdb")[0]
+
+
+def create_table_ddl(spec: Table) -> str:
+    lines = [f"    {c.name} {_DUCKDB_TYPES[c.type]}{' NOT NULL' if c.required else ''}" for c in spec.columns]
+    if spec.primary_key:
+        lines.append(f"    PRIMARY KEY ({', '.join(spec.primary_key)})")
+    body = ",\n".join(lines)
+    return f"CREATE TABLE IF NOT EXISTS {spec.name} (\n{body}\n)"
 
 
 _ARROW_TYPES: dict[ColumnType, pa.DataType] = {
@@ -212,7 +246,7 @@ class DuckDbWarehouse:
     def create_schema(self) -> None:
         cursor = self._cursor()
         for t in TABLES:
-            cursor.execute(t.duckdb_ddl())
+            cursor.execute(create_table_ddl(t))
             # A file made by an older version gains the nullable columns added since (always
             # appended last, as BigQuery requires), so positional inserts keep lining up.
             present = {
@@ -223,39 +257,32 @@ class DuckDbWarehouse:
             }
             for c in t.columns:
                 if c.name not in present and not c.required:
-                    cursor.execute(f"ALTER TABLE {t.name} ADD COLUMN {c.name} {c.duckdb_type}")
+                    cursor.execute(f"ALTER TABLE {t.name} ADD COLUMN {c.name} {_DUCKDB_TYPES[c.type]}")
         for view in VIEWS:
-            body = statement(f"{view}_view").duckdb
+            body = duckdb_sql(statement(f"{view}_view"))
             cursor.execute(f"CREATE OR REPLACE VIEW {view} AS {body}")
 
-    def query(self, name: str, params: QueryParams, *, timeout_s: float | None = None) -> pd.DataFrame:
+    def _statement(self, name: str, params: QueryParams, timeout_s: float | None) -> Any:
         stmt = statement(name)
         check_params(stmt, dict(params))
-        result = self._run(name, stmt.duckdb, params, timeout_s)
-        frame: pd.DataFrame = result.df()
+        return self._run(name, duckdb_sql(stmt), params, timeout_s)
+
+    def query(self, name: str, params: QueryParams, *, timeout_s: float | None = None) -> pd.DataFrame:
+        frame: pd.DataFrame = self._statement(name, params, timeout_s).df()
         return frame
 
-    def records(
-        self, name: str, params: QueryParams, *, timeout_s: float | None = None
-    ) -> list[dict[str, Any]]:
-        return frame_records(self.query(name, params, timeout_s=timeout_s))
+    def records(self, name: str, params: QueryParams, *, timeout_s: float | None = None) -> list[Record]:
+        result = self._statement(name, params, timeout_s)
+        columns = [column[0] for column in result.description]
+        return plain_records(dict(zip(columns, row, strict=True)) for row in result.fetchall())
 
     def execute(self, name: str, params: QueryParams, *, timeout_s: float | None = None) -> int:
         try:
-            return self._execute_retrying(name, params, timeout_s=timeout_s)
+            for attempt in retrying_conflicts(_WriteConflict, 5):
+                with attempt:
+                    result = self._statement(name, params, timeout_s).fetchone()
         except _WriteConflict as exc:
             raise WarehouseUnavailable(f"{name}: write conflict persisted: {exc}") from exc
-
-    @retry(
-        retry=retry_if_exception_type(_WriteConflict),
-        stop=stop_after_attempt(5),
-        wait=wait_random_exponential(multiplier=0.01, max=0.2),
-        reraise=True,
-    )
-    def _execute_retrying(self, name: str, params: QueryParams, *, timeout_s: float | None = None) -> int:
-        stmt = statement(name)
-        check_params(stmt, dict(params))
-        result = self._run(name, stmt.duckdb, params, timeout_s).fetchone()
         return int(result[0]) if result else 0
 
     def append(self, table_name: str, rows: Sequence[Mapping[str, Any]]) -> int:
@@ -295,17 +322,16 @@ class DuckDbWarehouse:
         if arrow is None:
             self.load_frame(table_name, pd.DataFrame.from_records(rows, columns=spec.column_names))
             return
+        self._retrying(table_name, lambda: self._insert_arrow(spec.name, arrow))
+
+    def _retrying(self, table_name: str, write: Callable[[], None]) -> None:
         try:
-            self._insert_arrow(spec.name, arrow)
+            for attempt in retrying_conflicts(_WriteConflict, _CONFLICT_ATTEMPTS):
+                with attempt:
+                    write()
         except _WriteConflict as exc:
             raise WarehouseUnavailable(f"{table_name}: write conflict persisted: {exc}") from exc
 
-    @retry(
-        retry=retry_if_exception_type(_WriteConflict),
-        stop=stop_after_attempt(8),
-        wait=wait_random_exponential(multiplier=0.01, max=0.2),
-        reraise=True,
-    )
     def _insert_arrow(self, table_name: str, incoming_rows: pa.Table) -> None:
         """A plain INSERT first (a key already there is rare: a redelivery), INSERT OR IGNORE after.
 
@@ -338,18 +364,9 @@ class DuckDbWarehouse:
         if missing:
             raise ValueError(f"{table_name}: rows lack required columns {missing}")
         ordered = frame.reindex(columns=spec.column_names)
-        try:
-            self._insert_ignoring_existing(spec.name, ordered)
-        except _WriteConflict as exc:
-            raise WarehouseUnavailable(f"{table_name}: write conflict persisted: {exc}") from exc
+        self._retrying(table_name, lambda: self._insert_ignoring_existing(spec.name, ordered))
         return len(ordered)
 
-    @retry(
-        retry=retry_if_exception_type(_WriteConflict),
-        stop=stop_after_attempt(8),
-        wait=wait_random_exponential(multiplier=0.01, max=0.2),
-        reraise=True,
-    )
     def _insert_ignoring_existing(self, table_name: str, frame: pd.DataFrame) -> None:
         cursor = self._cursor()
         self._count()

@@ -8,6 +8,7 @@ timeouts, cancellation) is covered in test_bigquery_warehouse.py with a fake cli
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -342,6 +343,44 @@ def test_slate_history_and_lines_are_the_same_on_duckdb_and_bigquery(
         pd.testing.assert_frame_equal(on_bigquery, on_duckdb, check_dtype=False, rtol=1e-9, obj=name)
 
 
+@pytest.mark.emulator
+def test_records_are_the_same_plain_values_on_duckdb_and_bigquery(
+    seeded_duckdb: DuckDbWarehouse, seeded_bigquery: BigQueryWarehouse
+) -> None:
+    night = small_night()
+    players = slate_players(seeded_duckdb)
+    statements = {
+        "slate": {"game_date": night.game_date},
+        "history": history_params(night.game_date, players),
+        "lines": {"game_date": night.game_date, "player_ids": players},
+    }
+    for name, params in statements.items():
+        on_duckdb = seeded_duckdb.records(name, params)
+        on_bigquery = seeded_bigquery.records(name, params)
+
+        assert on_duckdb and len(on_bigquery) == len(on_duckdb), name
+        for left, right in zip(_in_order(on_bigquery), _in_order(on_duckdb), strict=True):
+            assert _alike(left, right), (name, left, right)
+
+
+def _alike(left: Any, right: Any) -> bool:
+    """Equal, and of the same types all the way down; floats to 1e-9 (the engines' sums differ)."""
+    if type(left) is not type(right):
+        return False
+    if isinstance(left, float):
+        return math.isclose(left, right, rel_tol=1e-9)
+    if isinstance(left, dict):
+        return left.keys() == right.keys() and all(_alike(left[k], right[k]) for k in left)
+    if isinstance(left, list):
+        return len(left) == len(right) and all(_alike(a, b) for a, b in zip(left, right, strict=True))
+    return bool(left == right)
+
+
+def _in_order(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Floats can differ in their last digit between the engines: order by everything else."""
+    return sorted(records, key=lambda r: [str(v) for v in r.values() if not isinstance(v, float)])
+
+
 def _canonical(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     out = frame.sort_values(keys).reset_index(drop=True)
     for column in out.columns:
@@ -369,6 +408,25 @@ def test_a_batch_written_by_dml_reads_back_and_updates_in_place(warehouse: Wareh
     ]
     assert pd.Timestamp(batch.at[0, "game_date"]).date() == GAME_DATE
     assert warehouse.query("batch_latest", {"game_date": None})["batch_id"].tolist() == ["b1"]
+
+
+def test_records_hold_dates_as_dates_aware_utc_timestamps_and_none_for_null(warehouse: Warehouse) -> None:
+    start_batch(warehouse, "b1", status="loading")
+    update_batch(warehouse, "b1", status="running", expected=12, published=10)
+
+    (batch,) = warehouse.records("batch_get", {"batch_id": "b1"})
+
+    assert {key: batch[key] for key in ("batch_id", "status", "expected", "error", "finished_at")} == {
+        "batch_id": "b1",
+        "status": "running",
+        "expected": 12,
+        "error": None,
+        "finished_at": None,
+    }
+    assert type(batch["game_date"]) is date and batch["game_date"] == GAME_DATE
+    assert type(batch["expected"]) is int
+    assert batch["created_at"] == NOW and batch["created_at"].utcoffset() == timedelta(0)
+    assert warehouse.records("batch_get", {"batch_id": "nope"}) == []
 
 
 def test_updating_a_batch_that_does_not_exist_changes_no_rows(warehouse: Warehouse) -> None:

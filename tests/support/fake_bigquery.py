@@ -40,13 +40,28 @@ class JobPlan:
     insert_hangs: bool = False
 
 
-class _Rows:
-    def __init__(self, frame: pd.DataFrame) -> None:
-        self._frame = frame
+_FIELD_TYPES = {
+    pa.types.is_boolean: "BOOLEAN",
+    pa.types.is_integer: "INTEGER",
+    pa.types.is_floating: "FLOAT",
+    pa.types.is_timestamp: "TIMESTAMP",
+    pa.types.is_date: "DATE",
+}
 
-    def to_arrow(self, create_bqstorage_client: bool = True) -> pa.Table:
-        assert create_bqstorage_client is False, "the adapter must not reach for the Storage API"
-        return pa.Table.from_pandas(self._frame, preserve_index=False)
+
+class _Rows:
+    """What ``QueryJob.result()`` returns, as far as the adapter reads it: a schema and pages."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        arrow = pa.Table.from_pandas(frame, preserve_index=False)
+        self.schema = [
+            bigquery.SchemaField(
+                f.name, next((name for test, name in _FIELD_TYPES.items() if test(f.type)), "STRING")
+            )
+            for f in arrow.schema
+        ]
+        index = {f.name: i for i, f in enumerate(self.schema)}
+        self.pages = [[bigquery.Row(tuple(row.values()), index) for row in arrow.to_pylist()]]
 
 
 class FakeQueryJob:
@@ -82,7 +97,9 @@ class FakeQueryJob:
 
         return exceptions.BadRequest(self.error_result.get("message", ""), errors=[self.error_result])
 
-    def result(self, retry: Any = None, timeout: float | None = None, job_retry: Any = None) -> _Rows:
+    def result(
+        self, retry: Any = None, timeout: float | None = None, job_retry: Any = None, page_size: Any = None
+    ) -> _Rows:
         if self.state != "DONE":
             raise AssertionError("the adapter fetched rows of a job that had not finished")
         error = self.exception()

@@ -6,6 +6,7 @@ import pytest
 import sqlglot
 
 from shared.sql import check_params, statement
+from shared.warehouse.duckdb import duckdb_sql
 
 NAMES = sorted(p.name[:-4] for p in resources.files("shared.sql").iterdir() if p.name.endswith(".sql"))
 
@@ -13,7 +14,7 @@ NAMES = sorted(p.name[:-4] for p in resources.files("shared.sql").iterdir() if p
 @pytest.mark.parametrize("name", NAMES)
 def test_every_statement_declares_exactly_the_parameters_it_uses_and_transpiles(name: str) -> None:
     stmt = statement(name)
-    assert "@" not in stmt.duckdb, "a BigQuery parameter survived transpilation"
+    assert "@" not in duckdb_sql(stmt), "a BigQuery parameter survived transpilation"
     sqlglot.parse_one(stmt.bigquery, read="bigquery")  # valid BigQuery syntax
 
 
