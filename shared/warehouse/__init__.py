@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
+from shared.schema import Table, table
+
 QueryParams = Mapping[str, Any]
 Record = dict[str, Any]
 
@@ -96,6 +98,16 @@ def plain_records(rows: Iterable[Mapping[Any, Any]]) -> list[Record]:
 def frame_records(frame: pd.DataFrame) -> list[Record]:
     """A DataFrame's rows as records of plain values (`plain`), whatever dtypes it holds."""
     return plain_records(frame.astype(object).to_dict("records"))
+
+
+def in_table_order(table_name: str, frame: pd.DataFrame) -> tuple[Table, pd.DataFrame]:
+    """The table and the frame's columns in its order (absent nullable ones as NULL); refuses a frame
+    that lacks a required column."""
+    spec = table(table_name)
+    missing = [c for c in spec.column_names if c not in frame.columns and spec.column(c).required]
+    if missing:
+        raise ValueError(f"{table_name}: rows lack required columns {missing}")
+    return spec, frame.reindex(columns=spec.column_names)
 
 
 def retrying_conflicts(conflict: type[Exception], attempts: int, *, most_s: float = 0.2) -> Retrying:

@@ -22,7 +22,7 @@ import sqlglot
 from shared.errors import QueryTimeout, WarehouseUnavailable
 from shared.schema import TABLES, VIEWS, ColumnType, Table, table
 from shared.sql import SqlStatement, check_params, statement
-from shared.warehouse import QueryParams, Record, plain_records, retrying_conflicts
+from shared.warehouse import QueryParams, Record, in_table_order, plain_records, retrying_conflicts
 
 if TYPE_CHECKING:
     from shared.settings import Settings
@@ -216,7 +216,9 @@ class DuckDbWarehouse:
         with self._count_lock:
             self._query_count += 1
 
-    def _run(self, name: str, sql: str, params: QueryParams, timeout_s: float | None) -> Any:
+    def _run(
+        self, name: str, sql: str, params: QueryParams, timeout_s: float | None
+    ) -> duckdb.DuckDBPyConnection:
         limit = timeout_s if timeout_s is not None else self._default_timeout_s
         cursor = self._cursor()
         timer = threading.Timer(limit, cursor.interrupt)
@@ -262,7 +264,9 @@ class DuckDbWarehouse:
             body = duckdb_sql(statement(f"{view}_view"))
             cursor.execute(f"CREATE OR REPLACE VIEW {view} AS {body}")
 
-    def _statement(self, name: str, params: QueryParams, timeout_s: float | None) -> Any:
+    def _statement(
+        self, name: str, params: QueryParams, timeout_s: float | None
+    ) -> duckdb.DuckDBPyConnection:
         stmt = statement(name)
         check_params(stmt, dict(params))
         return self._run(name, duckdb_sql(stmt), params, timeout_s)
@@ -359,11 +363,7 @@ class DuckDbWarehouse:
     def load_frame(self, table_name: str, frame: pd.DataFrame) -> int:
         if frame.empty:
             return 0
-        spec = table(table_name)
-        missing = [c for c in spec.column_names if c not in frame.columns and spec.column(c).required]
-        if missing:
-            raise ValueError(f"{table_name}: rows lack required columns {missing}")
-        ordered = frame.reindex(columns=spec.column_names)
+        spec, ordered = in_table_order(table_name, frame)
         self._retrying(table_name, lambda: self._insert_ignoring_existing(spec.name, ordered))
         return len(ordered)
 

@@ -325,17 +325,7 @@ def test_the_cutoff_without_a_tipoff_time_is_16_utc_whatever_the_duckdb_session_
 def test_slate_history_and_lines_are_the_same_on_duckdb_and_bigquery(
     seeded_duckdb: DuckDbWarehouse, seeded_bigquery: BigQueryWarehouse
 ) -> None:
-    night = small_night()
-    players = slate_players(seeded_duckdb)
-    statements = {
-        "slate": ({"game_date": night.game_date}, ["player_id"]),
-        "history": (history_params(night.game_date, players), ["player_id", "game_date"]),
-        "lines": (
-            {"game_date": night.game_date, "player_ids": players},
-            ["player_id", "game_id", "bookmaker"],
-        ),
-    }
-    for name, (params, keys) in statements.items():
+    for name, (params, keys) in _night_reads(seeded_duckdb).items():
         on_duckdb = _canonical(seeded_duckdb.query(name, params), keys)
         on_bigquery = _canonical(seeded_bigquery.query(name, params), keys)
 
@@ -347,20 +337,27 @@ def test_slate_history_and_lines_are_the_same_on_duckdb_and_bigquery(
 def test_records_are_the_same_plain_values_on_duckdb_and_bigquery(
     seeded_duckdb: DuckDbWarehouse, seeded_bigquery: BigQueryWarehouse
 ) -> None:
-    night = small_night()
-    players = slate_players(seeded_duckdb)
-    statements = {
-        "slate": {"game_date": night.game_date},
-        "history": history_params(night.game_date, players),
-        "lines": {"game_date": night.game_date, "player_ids": players},
-    }
-    for name, params in statements.items():
+    for name, (params, _) in _night_reads(seeded_duckdb).items():
         on_duckdb = seeded_duckdb.records(name, params)
         on_bigquery = seeded_bigquery.records(name, params)
 
         assert on_duckdb and len(on_bigquery) == len(on_duckdb), name
         for left, right in zip(_in_order(on_bigquery), _in_order(on_duckdb), strict=True):
             assert _alike(left, right), (name, left, right)
+
+
+def _night_reads(warehouse: Warehouse) -> dict[str, tuple[dict[str, Any], list[str]]]:
+    """The three batch reads of the small night: name -> (parameters, the key of a row)."""
+    night = small_night()
+    players = slate_players(warehouse)
+    return {
+        "slate": ({"game_date": night.game_date}, ["player_id"]),
+        "history": (history_params(night.game_date, players), ["player_id", "game_date"]),
+        "lines": (
+            {"game_date": night.game_date, "player_ids": players},
+            ["player_id", "game_id", "bookmaker"],
+        ),
+    }
 
 
 def _alike(left: Any, right: Any) -> bool:

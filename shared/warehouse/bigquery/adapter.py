@@ -22,13 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from google.api_core import exceptions as api_exceptions
+from google.auth.credentials import AnonymousCredentials, Credentials
 from google.cloud import bigquery
 
 from shared.errors import WarehouseUnavailable
 from shared.logging import get_logger
 from shared.schema import TABLES, VIEWS, Table, table
 from shared.sql import check_params, statement
-from shared.warehouse import QueryParams, Record, plain_records, retrying_conflicts
+from shared.warehouse import QueryParams, Record, in_table_order, plain_records, retrying_conflicts
 from shared.warehouse.bigquery import dialect, values
 from shared.warehouse.bigquery.jobs import (
     MAX_POLL_S,
@@ -76,13 +77,7 @@ class BigQueryWarehouse:
         self.dataset = dataset
         self.location = location
         self._default_timeout_s = default_timeout_s
-        self._jobs = QueryJobs(
-            client,
-            default_dataset=self.dataset_id,
-            location=location,
-            rpc_timeout_s=rpc_timeout_s,
-            max_poll_s=max_poll_s,
-        )
+        self._jobs = QueryJobs(client, self.dataset_id, location, rpc_timeout_s, max_poll_s)
         self._count_lock = threading.Lock()
         self._query_count = 0
 
@@ -91,20 +86,11 @@ class BigQueryWarehouse:
         """A client for the configured project (Application Default Credentials, or the emulator)."""
         if not settings.bigquery_project:
             raise ValueError("warehouse_backend=bigquery needs NBA_PROPS_BIGQUERY_PROJECT")
-        credentials = None
-        if os.environ.get(EMULATOR_HOST_ENV):
-            from google.auth.credentials import AnonymousCredentials
-
-            credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
-        client = bigquery.Client(
-            project=settings.bigquery_project, location=settings.bigquery_location, credentials=credentials
-        )
+        project, location = settings.bigquery_project, settings.bigquery_location
+        client = bigquery.Client(project=project, location=location, credentials=_emulator_credentials())
+        timeout = settings.query_timeout_s
         return cls(
-            client,
-            settings.bigquery_dataset,
-            project=settings.bigquery_project,
-            location=settings.bigquery_location,
-            default_timeout_s=settings.query_timeout_s,
+            client, settings.bigquery_dataset, project=project, location=location, default_timeout_s=timeout
         )
 
     @property
@@ -232,11 +218,7 @@ class BigQueryWarehouse:
     def load_frame(self, table_name: str, frame: pd.DataFrame) -> int:
         if frame.empty:
             return 0
-        spec = table(table_name)
-        missing = [c for c in spec.column_names if c not in frame.columns and spec.column(c).required]
-        if missing:
-            raise ValueError(f"{table_name}: rows lack required columns {missing}")
-        ordered = frame.reindex(columns=spec.column_names)
+        spec, ordered = in_table_order(table_name, frame)
         if spec.primary_key:
             # Keep the first row of a key, as INSERT OR IGNORE does on DuckDB.
             ordered = ordered.drop_duplicates(subset=list(spec.primary_key), keep="first")
@@ -298,3 +280,10 @@ class BigQueryWarehouse:
 
     def close(self) -> None:
         self._client.close()  # type: ignore[no-untyped-call]
+
+
+def _emulator_credentials() -> Credentials | None:
+    """None (Application Default Credentials), or no credentials at all when talking to an emulator."""
+    if not os.environ.get(EMULATOR_HOST_ENV):
+        return None
+    return AnonymousCredentials()  # type: ignore[no-untyped-call]

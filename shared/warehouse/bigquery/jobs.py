@@ -25,7 +25,14 @@ from google.api_core import exceptions as api_exceptions
 from google.api_core.retry import Retry
 from google.auth import exceptions as auth_exceptions
 from google.cloud import bigquery
-from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception_type, retry_if_result
+from tenacity import (
+    RetryCallState,
+    RetryError,
+    Retrying,
+    retry_base,
+    retry_if_exception_type,
+    retry_if_result,
+)
 
 from shared.errors import QueryTimeout, WarehouseUnavailable
 from shared.logging import get_logger
@@ -83,23 +90,15 @@ class Answer:
     rows: list[Record] = field(default_factory=list)
 
 
+@dataclass
 class QueryJobs:
     """Runs query jobs on one client, each to completion within its limit or not at all."""
 
-    def __init__(
-        self,
-        client: bigquery.Client,
-        *,
-        default_dataset: str,
-        location: str | None,
-        rpc_timeout_s: float = RPC_TIMEOUT_S,
-        max_poll_s: float = MAX_POLL_S,
-    ) -> None:
-        self._client = client
-        self._default_dataset = default_dataset
-        self._location = location
-        self._rpc_timeout_s = rpc_timeout_s
-        self._max_poll_s = max_poll_s
+    client: bigquery.Client
+    default_dataset: str
+    location: str | None
+    rpc_timeout_s: float = RPC_TIMEOUT_S
+    max_poll_s: float = MAX_POLL_S
 
     def retry(self, deadline: float) -> Retry:
         """The client's transient-error retry, ending at the deadline instead of after 10 minutes."""
@@ -107,7 +106,7 @@ class QueryJobs:
         return retry
 
     def rpc_timeout(self, deadline: float) -> float:
-        return max(min(self._rpc_timeout_s, deadline - time.monotonic()), 0.001)
+        return max(min(self.rpc_timeout_s, deadline - time.monotonic()), 0.001)
 
     def rpc(self, deadline: float) -> dict[str, Any]:
         """The retry and transport timeout of one call (not a query) under ``deadline``."""
@@ -120,7 +119,7 @@ class QueryJobs:
         answer the caller gets, not only the server's work."""
         config = bigquery.QueryJobConfig(
             query_parameters=list(parameters),
-            default_dataset=self._default_dataset,
+            default_dataset=self.default_dataset,
             job_timeout_ms=max(math.ceil(limit * 1000), 1),
             use_legacy_sql=False,
             labels={"nba_props_statement": label(name)},
@@ -132,11 +131,11 @@ class QueryJobs:
         finished = False
         try:
             try:
-                job = self._client.query(
+                job = self.client.query(
                     sql,
                     job_config=config,
                     job_id=job_id,
-                    location=self._location,
+                    location=self.location,
                     retry=self.retry(deadline),
                     job_retry=None,
                     timeout=self.rpc_timeout(deadline),
@@ -180,13 +179,13 @@ class QueryJobs:
                     raise concurrent.futures.TimeoutError()
         return answer
 
-    def _until(self, deadline: float, again: Any, attempt: Callable[[], T]) -> T:
+    def _until(self, deadline: float, again: retry_base, attempt: Callable[[], T]) -> T:
         """``attempt`` until ``again`` says it is done, backing off from FIRST_POLL_S to the poll
         maximum, never sleeping past the deadline; TimeoutError once the deadline has passed."""
 
         def wait(state: RetryCallState) -> float:
             backoff: float = FIRST_POLL_S * 2 ** (state.attempt_number - 1)
-            return max(min(backoff, self._max_poll_s, deadline - time.monotonic()), 0.0)
+            return max(min(backoff, self.max_poll_s, deadline - time.monotonic()), 0.0)
 
         retrying = Retrying(retry=again, wait=wait, stop=lambda _state: time.monotonic() >= deadline)
         try:
@@ -208,9 +207,9 @@ class QueryJobs:
         found = self._until(
             deadline,
             retry_if_exception_type(api_exceptions.NotFound),
-            lambda: self._client.get_job(
+            lambda: self.client.get_job(
                 job_id,
-                location=self._location,
+                location=self.location,
                 retry=self.retry(deadline),
                 timeout=self.rpc_timeout(deadline),
             ),
@@ -223,9 +222,9 @@ class QueryJobs:
         """Ask the server to stop the job; ``job_timeout_ms`` stops it anyway if this fails."""
         deadline = time.monotonic() + CANCEL_TIMEOUT_S
         try:
-            self._client.cancel_job(
+            self.client.cancel_job(
                 job_id,
-                location=self._location,
+                location=self.location,
                 retry=self.retry(deadline),
                 timeout=self.rpc_timeout(deadline),
             )
