@@ -3,18 +3,8 @@
     python deploy/generate_schemas.py          # rewrite deploy/terraform/schemas/
     python deploy/generate_schemas.py --check  # exit 1 if the committed files are stale
 
-Run it after changing ``shared/schema.py`` or a view's SQL in ``shared/sql``. The files are
-committed so that ``terraform apply`` needs no Python; ``tests/deploy/test_terraform.py`` fails
-while they differ from what this script writes.
-
-What it writes:
-
-- ``<table>.json`` for every table: its BigQuery JSON schema (``dialect.json_schema``).
-- ``tables.json``: per table its description, partitioning, clustering and partition-filter flag,
-  and the list of views; ``bigquery.tf`` iterates over it.
-- ``<view>_view.sql`` for every view: the view's BigQuery SQL with each table reference qualified
-  as ``${project}.${dataset}.<table>``, for Terraform's ``templatefile()`` (a BigQuery view cannot
-  name a table without its dataset).
+Per table its BigQuery JSON schema; ``tables.json`` (options of every table, and the views), which
+``bigquery.tf`` iterates over; per view its SQL with tables qualified by Terraform placeholders.
 """
 
 from __future__ import annotations

@@ -1,19 +1,10 @@
 """Who may change state: Google-signed OIDC ID tokens, verified with google-auth, as a FastAPI dependency.
 
-Cloud Scheduler (coordinator) and the Pub/Sub push subscription (worker) send
-``Authorization: Bearer <ID token>``: a JWT signed by Google for the service account Terraform names,
-with the audience Terraform sets. `GoogleIdTokenVerifier` checks it with
-``google.oauth2.id_token.verify_token`` (signature against Google's certificates, expiry, audience) and
-then the issuer, the email and ``email_verified``. Nothing here parses a token by hand.
-
-Both apps add `authenticate_requests` as an app-wide dependency: with auth on, every request needs a
-valid token — writes and reads alike (``/status``, ``/report`` and ``/grade`` show the night's
-predictions and lines), including routes added later — except the health probes ``/healthz`` and
-``/readyz``, which Cloud Run's startup and liveness checks call without a token. Cloud Run's own
-invoker check is off (it strips the token's signature), so this dependency is the gate.
-
-Embedded mode serves on loopback with ``NBA_PROPS_AUTH=disabled``; `check_serving_security` refuses to
-start a service that would accept unauthenticated writes on any other address.
+Cloud Scheduler and the Pub/Sub push subscription send ``Authorization: Bearer <ID token>`` for the
+service account and audience Terraform sets. With auth on, every route but the health probes needs a
+valid token (reads show the night's predictions too); Cloud Run's own invoker check is off, as it
+strips the token's signature, so this is the gate. Auth may be disabled on loopback only
+(`check_serving_security`).
 """
 
 from __future__ import annotations
@@ -24,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from shared.errors import ConfigurationError, NbaPropsError
@@ -253,7 +244,7 @@ def check_serving_security(settings: Settings, service: str) -> GoogleIdTokenVer
     return GoogleIdTokenVerifier.from_settings(settings)
 
 
-def install_auth(app: Any, settings: Settings, service: str) -> None:
+def install_auth(app: FastAPI, settings: Settings, service: str) -> None:
     """Decide the app's authentication at startup (lifespan); the dependency reads it from app.state."""
     app.state.auth_verifier = check_serving_security(settings, service)
     app.state.auth_configured = True

@@ -102,5 +102,6 @@ def trace_field(header: str | None, project: str | None) -> dict[str, str]:
     return {"logging.googleapis.com/trace": f"projects/{project}/traces/{trace_id}"}
 
 
-def get_logger(name: str) -> Any:
-    return structlog.get_logger(name)
+def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:
+    logger: structlog.typing.FilteringBoundLogger = structlog.get_logger(name)
+    return logger

@@ -16,8 +16,7 @@ class Outcome(StrEnum):
     FAILED = "failed"
     DEAD_LETTERED = "dead_lettered"
     PUBLISH_FAILED = "publish_failed"
-    # Finalizing a stalled batch records every player still without a result
-    # (README.md, Reliability and security).
+    # Finalizing a stalled batch records every player still without a result.
     MISSING = "missing"
     # A resume re-sent this player's lost message: it is in flight again, not failed.
     RESENT = "resent"

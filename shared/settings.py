@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -34,7 +34,7 @@ class LogFormat(StrEnum):
 
 
 class Settings(BaseSettings):
-    """Every knob of nba-props. The README's configuration table mirrors this class."""
+    """Every knob of nba-props, from ``NBA_PROPS_<NAME>`` environment variables."""
 
     model_config = SettingsConfigDict(env_prefix="NBA_PROPS_", extra="ignore", frozen=True)
 
@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     prediction_floor: float = Field(default=0.0, ge=0)
     prediction_ceiling: float = Field(default=60.0, gt=0, le=100)
 
-    # Grading and alerts (README.md, Grading, alerts and monitoring). Thresholds first, then where alerts go.
+    # Grading and alerts: thresholds first, then where alerts go.
     grading_coverage_min: float = Field(default=0.90, ge=0, le=1)
     # Deep-bench players are rightly predicted below 2 points: the range's floor is off by default.
     alert_prediction_min_points: float = Field(default=0.0, ge=0)
@@ -110,26 +110,21 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     gcp_project_for_trace: str | None = None
 
-    # Who may call (README.md, Reliability and security). `disabled` is refused at startup unless
-    # the service binds loopback only; `google_oidc` verifies Google-signed ID tokens.
+    # Who may call. `disabled` is refused at startup unless the service binds loopback only;
+    # `google_oidc` verifies Google-signed ID tokens.
     auth: AuthMode = AuthMode.DISABLED
     auth_audiences: Annotated[list[str], NoDecode] = Field(default_factory=list)
     auth_allowed_emails: Annotated[list[str], NoDecode] = Field(default_factory=list)
     auth_certs_url: str = "https://www.googleapis.com/oauth2/v1/certs"
 
-    @field_validator("bookmaker_priority", mode="before")
+    @field_validator("bookmaker_priority", "auth_audiences", "auth_allowed_emails", mode="before")
     @classmethod
-    def _split_bookmakers(cls, value: object) -> object:
-        # Environment variables carry lists as "draftkings,fanduel"; keep the order: it is the priority.
+    def _split_list(cls, value: object, info: ValidationInfo) -> object:
+        # Environment variables carry lists as "draftkings,fanduel"; the order is kept (for
+        # bookmakers it is the priority), and bookmaker names are case-insensitive.
         if isinstance(value, str):
-            return [part.strip().lower() for part in value.split(",") if part.strip()]
-        return value
-
-    @field_validator("auth_audiences", "auth_allowed_emails", mode="before")
-    @classmethod
-    def _split_list(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
+            parts = [part.strip() for part in value.split(",") if part.strip()]
+            return [part.lower() for part in parts] if info.field_name == "bookmaker_priority" else parts
         return value
 
     @model_validator(mode="after")

@@ -6,17 +6,16 @@ Each warehouse adapter translates them to its engine's dialect.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import NamedTuple
 
 _PARAMS_LINE = re.compile(r"^--\s*params:(.*)$", re.MULTILINE)
 _PARAM_DECL = re.compile(r"(\w+)\s+(ARRAY<\w+>|\w+)")
 _PARAM_USE = re.compile(r"@(\w+)")
 
 
-@dataclass(frozen=True)
-class SqlStatement:
+class SqlStatement(NamedTuple):
     """One named statement: its BigQuery text and its declared parameters (name -> type)."""
 
     name: str

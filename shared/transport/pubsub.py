@@ -1,20 +1,10 @@
-"""Cloud transport: publish the fan-out to a Pub/Sub topic with google-cloud-pubsub.
+"""Cloud transport: the fan-out published to a Pub/Sub topic with google-cloud-pubsub.
 
-Why it is built this way:
-
-- ``publish`` blocks for at most ``publish_timeout_s`` (plus the time to queue the messages, which
-  is microseconds each): every future is awaited under that one deadline. The client's default
-  Publish retry keeps retrying UNAVAILABLE for 600 s, so each message carries an explicit ``Retry``
-  whose budget ends inside the deadline, and the per-attempt RPC timeout shrinks with it.
-- A message still in flight at the deadline is reported failed (``timeout after X s``), but the
-  client cannot cancel it, so it may still be delivered later. Pub/Sub is at-least-once anyway:
-  the worker must treat a second delivery of the same prediction as a no-op.
-- A Publish RPC succeeds or fails as a whole, so one bad message fails every message batched with
-  it; the report names all of them.
-- No message ordering: it makes the client's retry deadline infinite, and predictions are
-  independent of one another.
-- The trace context travels as the ``trace`` attribute: pass ``trace_context=`` to ``publish``,
-  or bind ``trace`` with ``structlog.contextvars.bind_contextvars`` and it is picked up.
+``publish`` awaits every future under one deadline (``publish_timeout_s``), each message carrying a
+``Retry`` whose budget ends inside it: the client's default retries UNAVAILABLE for 600 s. A message
+still in flight at the deadline is reported failed, yet may arrive later (the worker treats a second
+delivery as a no-op). A Publish RPC fails as a whole, so the report names every message batched
+with a bad one. No ordering keys: they make the client's retry deadline infinite.
 """
 
 from __future__ import annotations
@@ -81,7 +71,7 @@ class PubSubPublisher:
         max_latency_s: float,
         publish_timeout_s: float,
         max_bytes: int = DEFAULT_MAX_BATCH_BYTES,
-        client: Any = None,
+        client: pubsub_v1.PublisherClient | None = None,
     ) -> None:
         """``topic`` is a short name or a full ``projects/P/topics/T`` path.
 
@@ -137,7 +127,7 @@ class PubSubPublisher:
         """The longest ``publish`` waits for the service, whatever it does."""
         return self._publish_timeout_s
 
-    def _get_client(self) -> Any:
+    def _get_client(self) -> pubsub_v1.PublisherClient:
         with self._lock:
             if self._closed:
                 raise RuntimeError("PubSubPublisher is closed")
@@ -184,7 +174,7 @@ class PubSubPublisher:
         deadline = started + self._publish_timeout_s
         report = PublishReport()
         trace = trace_context if trace_context is not None else _bound_trace()
-        client: Any = None
+        client: pubsub_v1.PublisherClient | None = None
         client_error = ""
         try:
             client = self._get_client()

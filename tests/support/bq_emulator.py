@@ -1,14 +1,9 @@
 """Start and stop the BigQuery emulator (bqemulator 1.4.0) as a subprocess, for tests only.
 
-The emulator lives in its own virtualenv made by ``scripts/bqemulator-venv.sh`` (DuckDB 1.5.5 with
-its extensions pre-installed under ``<venv>/duckdb-home``), so its pins never touch the project's
-environment. It runs as a separate process and the tests reach it with the real
-``google-cloud-bigquery`` client over HTTP.
-
-Behaviour of the emulator worth knowing when using it (measured, see the smoke tests):
-- jobs run synchronously: ``client.query`` returns only after the query finished, and one slow
-  query blocks the whole server;
-- it ignores SIGTERM while a query runs, hence the SIGKILL fallback in :meth:`BigQueryEmulator.stop`.
+It lives in its own virtualenv (``scripts/bqemulator-venv.sh``: DuckDB 1.5.5 with its extensions
+pre-installed), so its pins never touch the project's environment; tests reach it with the real
+``google-cloud-bigquery`` client over HTTP. It runs jobs synchronously (one slow query blocks the
+whole server) and ignores SIGTERM while a query runs, hence the SIGKILL fallback in ``stop``.
 """
 
 from __future__ import annotations

@@ -1,13 +1,9 @@
 """An in-process fake of the Pub/Sub ``google.pubsub.v1.Publisher`` gRPC service, for tests only.
 
-The real ``google.cloud.pubsub_v1.PublisherClient`` talks to it over gRPC when ``PUBSUB_EMULATOR_HOST``
-points at ``FakePubSubServer.host`` (the client then uses an insecure channel and no credentials), so
-tests exercise the client's real batching, retries and error mapping instead of a mock.
-
-Only CreateTopic, GetTopic, Publish and DeleteTopic exist; any other method answers UNIMPLEMENTED.
-A Publish RPC succeeds or fails as a whole, as on the real service: an injected failure reaches the
-future of every message in that RPC's batch, so isolate a message (its own ordering key, or
-``BatchSettings(max_messages=1)``) when a test wants exactly one future to fail.
+The real ``PublisherClient`` talks to it when ``PUBSUB_EMULATOR_HOST`` points at
+``FakePubSubServer.host``, so tests exercise the client's real batching, retries and error mapping.
+Only CreateTopic, GetTopic, Publish and DeleteTopic exist. A Publish RPC succeeds or fails as a
+whole: isolate a message (its own ordering key, or ``max_messages=1``) to fail exactly one future.
 """
 
 from __future__ import annotations
