@@ -1,8 +1,8 @@
 """A real ``bigquery.Client`` whose HTTP layer is a scripted stand-in for the BigQuery REST API.
 
 For what neither the emulator nor ``FakeBigQueryClient`` can show: what the client library itself
-does around a call (re-sending a job insert whose answer was lost, fetching result pages with the
-transport timeout it was given). Only the calls a query makes are served: ``jobs.insert``,
+does around a call (re-sending a job insert whose answer was lost, fetching result pages one by
+one). Only the calls a query makes are served: ``jobs.insert``,
 ``jobs.get``, ``jobs.getQueryResults`` (the metadata call and the result pages) and
 ``jobs.cancel``. Every query job finishes at once and returns one INTEGER column, one row per page.
 """
