@@ -5,18 +5,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from coordinator.batches import BatchCoordinator, BatchNotResumable, BatchStatus
+from coordinator.alerts import AlertManager
+from coordinator.batch_store import BatchNotResumable
+from coordinator.batches import BatchCoordinator
 from coordinator.night_checks import NightChecks
+from coordinator.routes_batches import router as batches_router
 from coordinator.routes_grading import router as grading_router
-from shared.alerts import AlertManager
 from shared.auth import (
     AuthUnavailable,
     PermissionDenied,
@@ -70,31 +70,12 @@ class CoordinatorContainer:
         self.alerts.close()
 
 
-class StartRequest(BaseModel):
-    """Body of POST /start (optional): which night to run, and whether to supersede a running batch."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    game_date: date | None = Field(default=None, ge=date(2000, 1, 1), le=date(2100, 12, 31))
-    force: StrictBool = False
-
-
-class StartResponse(BaseModel):
-    batch_id: str | None
-    game_date: date
-    expected: int
-    status: str
-    published: int = 0
-    skipped: int = 0
-
-
 def _container(request: Request) -> CoordinatorContainer:
     container: CoordinatorContainer = request.app.state.container
     return container
 
 
 ContainerDep = Annotated[CoordinatorContainer, Depends(_container)]
-BatchIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 
 # Typed errors become HTTP answers here and nowhere else.
 _STATUS_BY_ERROR: tuple[tuple[type[NbaPropsError], int, str], ...] = (
@@ -157,41 +138,12 @@ def create_app(container: CoordinatorContainer | None = None, settings: Settings
         dependencies=[Depends(authenticate_requests)],
     )
     app.add_middleware(BodySizeLimit, max_bytes=COORDINATOR_MAX_BODY_BYTES)
+    app.include_router(batches_router)
     app.include_router(grading_router)
 
     @app.exception_handler(NbaPropsError)
     async def _handle(_: Request, exc: NbaPropsError) -> JSONResponse:
         return _error_response(exc)
-
-    @app.post("/start", status_code=202, response_model=StartResponse)
-    async def start(c: ContainerDep, body: StartRequest | None = None) -> Any:
-        """Load tonight's slate in three queries and fan out one message per player."""
-        body = body or StartRequest()
-        result = await run_in_threadpool(c.coordinator.start, body.game_date, force=body.force)
-        payload = result.as_json()
-        if result.status == BatchStatus.NO_GAMES:
-            return JSONResponse(payload, status_code=200)
-        return payload
-
-    @app.get("/status")
-    async def status(c: ContainerDep, batch_id: Annotated[str | None, Query(max_length=64)] = None) -> Any:
-        """Progress of a batch (default: the latest), counted from the warehouse."""
-        return await run_in_threadpool(c.coordinator.status, batch_id)
-
-    @app.post("/batches/check-stalls")
-    async def check_stalls(c: ContainerDep) -> Any:
-        """Finalize every active batch without progress for NBA_PROPS_STALL_AFTER_S (Cloud Scheduler)."""
-        return await run_in_threadpool(c.coordinator.check_stalls)
-
-    @app.post("/batches/{batch_id}/finalize")
-    async def finalize(c: ContainerDep, batch_id: BatchIdPath) -> Any:
-        """End an active batch now, recording every player still without a result as missing."""
-        return await run_in_threadpool(c.coordinator.finalize, batch_id)
-
-    @app.post("/batches/{batch_id}/resume")
-    async def resume(c: ContainerDep, batch_id: BatchIdPath) -> Any:
-        """Send the players a batch never got to the workers, under the same batch id."""
-        return await run_in_threadpool(c.coordinator.resume, batch_id)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 import structlog
 
+from coordinator.alerts import Alert, AlertKind, AlertManager, Severity
 from coordinator.night_checks import dead_letter_alert, no_predictions_alert, prediction_alerts
 from coordinator.report import BucketRate, CalibrationBin, ReportData, TrendPoint
-from shared.alerts import Alert, AlertKind, AlertManager, Severity
 from shared.settings import Settings
 from shared.warehouse import Warehouse
 

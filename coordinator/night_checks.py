@@ -13,7 +13,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from shared.alerts import Alert, AlertKind, AlertManager, Severity
+from coordinator.alerts import Alert, AlertKind, AlertManager, Severity
 from shared.logging import get_logger
 from shared.settings import Settings
 from shared.warehouse import Warehouse

@@ -10,9 +10,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from coordinator.alerts import AlertManager
 from coordinator.grading import Grader
 from coordinator.report import render_report
-from shared.alerts import AlertManager
 from shared.settings import Settings
 from shared.warehouse import Warehouse
 

@@ -289,8 +289,8 @@ def grade(
             typer.echo(json.dumps(body, indent=2))
             raise typer.Exit(1)
     else:
+        from coordinator.alerts import AlertManager
         from coordinator.grading import Grader
-        from shared.alerts import AlertManager
 
         settings = _settings()
         configure_logging(settings)
@@ -361,9 +361,9 @@ def report(
             raise typer.Exit(1)
         page = response.text
     else:
+        from coordinator.alerts import AlertManager
         from coordinator.grading import Grader
         from coordinator.report import render_report
-        from shared.alerts import AlertManager
 
         settings = _settings()
         configure_logging(settings)

@@ -12,7 +12,7 @@ import pandas as pd
 
 from shared.errors import QueryTimeout
 from shared.transport import OutgoingMessage, PublishReport
-from shared.warehouse import QueryParams, Warehouse
+from shared.warehouse import QueryParams, Warehouse, frame_records
 
 
 class FakePublisher:
@@ -60,6 +60,12 @@ class SpyWarehouse:
         with self._lock:
             self.queries.append(name)
         return self.inner.query(name, params, timeout_s=timeout_s)
+
+    def records(
+        self, name: str, params: QueryParams, *, timeout_s: float | None = None
+    ) -> list[dict[str, Any]]:
+        # Through `query`, so that what a subclass does to a read applies to both forms.
+        return frame_records(self.query(name, params, timeout_s=timeout_s))
 
     def execute(self, name: str, params: QueryParams, *, timeout_s: float | None = None) -> int:
         return self.inner.execute(name, params, timeout_s=timeout_s)

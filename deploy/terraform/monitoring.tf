@@ -126,7 +126,7 @@ resource "google_monitoring_alert_policy" "service_error" {
   }
 }
 
-# The application's own alerts (shared/alerts.py, README.md, Grading, alerts and monitoring): each is one `Alert` log event
+# The application's own alerts (coordinator/alerts.py, README.md, Grading, alerts and monitoring): each is one `Alert` log event
 # at its severity. ERROR and CRITICAL ones already match "a service logged an error" above; this
 # policy adds the WARNING ones (prediction bias or range, grading coverage, hit rate). Only the
 # deliveries the alert manager claimed: duplicates and rate-limited raises are not mailed again.

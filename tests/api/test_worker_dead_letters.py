@@ -10,9 +10,9 @@ from datetime import date
 import pytest
 from fastapi.testclient import TestClient
 
+from coordinator.alerts import AlertManager
 from coordinator.batches import BatchCoordinator
 from coordinator.night_checks import NightChecks
-from shared.alerts import AlertManager
 from shared.contracts import PredictionRequest, PushEnvelope
 from shared.errors import WarehouseUnavailable
 from shared.settings import Settings

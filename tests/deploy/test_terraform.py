@@ -806,7 +806,7 @@ def log_filter_matches(log_filter: str, entry: dict[str, Any]) -> bool:
 
 def logged_alert(severity: str, delivery: str, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
     """The log entry Cloud Logging makes of one alert the coordinator raises, logged by the real sink."""
-    from shared.alerts import Alert, AlertKind, Severity, StructuredLogSink
+    from coordinator.alerts import Alert, AlertKind, Severity, StructuredLogSink
     from shared.logging import configure_logging
     from shared.settings import LogFormat
 

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 
-from shared.alerts import Alert, AlertManager, WarehouseAlertStore
+from coordinator.alerts import Alert, AlertManager, WarehouseAlertStore
 from shared.settings import Settings
 from shared.warehouse import Warehouse
 from shared.warehouse.duckdb import DuckDbWarehouse

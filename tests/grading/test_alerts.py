@@ -17,7 +17,7 @@ import pytest
 import structlog
 from pydantic import ValidationError
 
-from shared.alerts import (
+from coordinator.alerts import (
     Alert,
     AlertKind,
     AlertManager,
@@ -327,7 +327,7 @@ def test_an_alert_webhook_must_be_https_and_its_url_stays_secret() -> None:
 # -- one implementation ---------------------------------------------------------------------------------
 
 SOURCE_DIRS = ("shared", "coordinator", "worker", "nba_props", "deploy", "scripts", "bench")
-ALERT_MODULE = ROOT / "shared" / "alerts.py"
+ALERT_MODULE = ROOT / "coordinator" / "alerts.py"
 # Strings that only the alert module (and the files named) may contain.
 MARKERS = {
     "hooks.slack.com": set(),
@@ -341,7 +341,7 @@ def _python_sources() -> list[Path]:
 
 def test_there_is_exactly_one_alert_implementation_in_the_tree() -> None:
     """No other module defines alert types, managers, sinks or senders, or talks to a chat webhook:
-    every alert goes through shared.alerts.AlertManager."""
+    every alert goes through coordinator.alerts.AlertManager."""
     offenders: list[str] = []
     for path in _python_sources():
         if path == ALERT_MODULE:

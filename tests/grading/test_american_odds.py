@@ -88,7 +88,7 @@ def test_grading_gives_no_profit_for_a_price_that_is_not_american_odds(
 def test_a_line_whose_prices_are_not_american_odds_keeps_its_line_without_prices() -> None:
     from datetime import UTC, datetime
 
-    from shared.payloads import _line_quote
+    from coordinator.requests import _line_quote
 
     quote = _line_quote(
         {

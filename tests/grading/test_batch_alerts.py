@@ -10,9 +10,9 @@ import duckdb
 import pandas as pd
 import pytest
 
+from coordinator.alerts import AlertManager
 from coordinator.batches import BatchCoordinator
 from coordinator.night_checks import NightChecks
-from shared.alerts import AlertManager
 from shared.errors import WarehouseUnavailable
 from shared.settings import Settings
 from shared.warehouse import QueryParams

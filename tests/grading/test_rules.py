@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 import pandas as pd
 import pytest
 
+from coordinator.alerts import AlertManager
 from coordinator.grading import (
     Grader,
     confidence_deciles,
@@ -17,7 +18,6 @@ from coordinator.grading import (
     window_hit_rate,
 )
 from coordinator.night_checks import dead_letter_alert, history_gap_alert, prediction_alerts
-from shared.alerts import AlertManager
 from shared.settings import Settings
 from tests.grading.conftest import RecordingSink
 

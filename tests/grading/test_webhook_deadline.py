@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from shared.alerts import Alert, AlertKind, Severity, SlackWebhookSink, WebhookRejected
+from coordinator.alerts import Alert, AlertKind, Severity, SlackWebhookSink, WebhookRejected
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -11,13 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from coordinator.slate import plan_slate
 from shared.context_features import CONTEXT_FEATURES, V8CTX_FEATURES, request_features
 from shared.contracts import PredictionRequest
 from shared.errors import ModelMismatch, PoisonMessage
 from shared.features import V8_FEATURES, history_params
-from shared.lines import choose_lines
 from shared.model import ModelBundle, ResidualCalibration
-from shared.payloads import build_requests
 from shared.settings import Settings
 from shared.warehouse.duckdb import DuckDbWarehouse
 from tests.support.bundles import train_league_bundle
@@ -30,8 +29,10 @@ def tonight(wh: DuckDbWarehouse, day: date) -> list[PredictionRequest]:
     slate = wh.query("slate", {"game_date": day})
     ids = [int(p) for p in slate["player_id"]]
     history = wh.query("history", history_params(day, ids))
-    lines = choose_lines(wh.query("lines", {"game_date": day, "player_ids": ids}), PRIORITY)
-    return build_requests(slate, history, lines, batch_id="ctx-test")
+    lines = wh.query("lines", {"game_date": day, "player_ids": ids})
+    return plan_slate(
+        slate, history, lines, batch_id="ctx-test", bookmaker_priority=PRIORITY, min_history_games=0
+    ).requests
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from coordinator.slate import plan_slate
 from shared.context_features import V8HIST_FEATURES, request_features
 from shared.errors import ModelMismatch
 from shared.features import HISTORY_FEATURES, V8_FEATURES, history_params
-from shared.lines import choose_lines
 from shared.model import ModelBundle
-from shared.payloads import build_requests
 from shared.settings import Settings
 from shared.warehouse.duckdb import DuckDbWarehouse
 from tests.support.bundles import train_league_bundle
@@ -43,10 +42,10 @@ def test_a_v8hist_bundle_loads_by_its_manifest_and_the_worker_predicts_with_it(
     slate = league_warehouse.query("slate", {"game_date": game_date})
     ids = [int(p) for p in slate["player_id"]]
     history = league_warehouse.query("history", history_params(game_date, ids))
-    lines = choose_lines(
-        league_warehouse.query("lines", {"game_date": game_date, "player_ids": ids}), PRIORITY
-    )
-    requests = build_requests(slate, history, lines, batch_id="hist-test")
+    lines = league_warehouse.query("lines", {"game_date": game_date, "player_ids": ids})
+    requests = plan_slate(
+        slate, history, lines, batch_id="hist-test", bookmaker_priority=PRIORITY, min_history_games=0
+    ).requests
     veteran = next(r for r in requests if len(r.history) >= 20)
 
     row = PredictionHandler(bundle, league_warehouse, settings).predict(veteran)

@@ -4,7 +4,7 @@ For a few dates D of the generated league (real arenas, tip-offs, birth dates, l
 reports), every feature of every feature set (the 33 V8 features, the 13 context features of
 "v8ctx", the 11 long-memory history features of "v8hist") is computed through the training path
 (training_context.sql, history.sql, `feature_columns`) and through the serving path (slate.sql,
-history.sql, lines.sql, `build_requests`, the message as JSON, `request_features`). Then everything
+history.sql, lines.sql, `plan_slate`, the message as JSON, `request_features`). Then everything
 on or after D is destroyed — box scores and team aggregates of D scrambled, later ones deleted,
 injury reports and line snapshots after tip-off added, later ones deleted — and both paths must give
 the same vectors again, bit for bit. The schedule itself is kept: it is published before the season,
@@ -22,11 +22,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from coordinator.slate import plan_slate
 from shared.context_features import FEATURE_SETS, request_features, union_of
 from shared.contracts import PredictionRequest
 from shared.features import history_params
-from shared.lines import choose_lines
-from shared.payloads import build_requests
 from shared.settings import Settings
 from shared.training import build_training_frame
 from shared.warehouse.duckdb import DuckDbWarehouse
@@ -55,9 +54,11 @@ def serving_features(wh: DuckDbWarehouse, day: date) -> pd.DataFrame:
     slate = wh.query("slate", {"game_date": day})
     ids = [int(p) for p in slate["player_id"]]
     history = wh.query("history", history_params(day, ids))
-    lines = choose_lines(wh.query("lines", {"game_date": day, "player_ids": ids}), PRIORITY)
+    lines = wh.query("lines", {"game_date": day, "player_ids": ids})
     rows = []
-    for request in build_requests(slate, history, lines, batch_id=f"audit-{day}"):
+    for request in plan_slate(
+        slate, history, lines, batch_id=f"audit-{day}", bookmaker_priority=PRIORITY, min_history_games=0
+    ).requests:
         delivered = PredictionRequest.model_validate_json(request.to_bytes())
         row = pd.concat([request_features(delivered, name) for name in FEATURE_SETS], axis=1)
         row = row.loc[:, ~row.columns.duplicated()]  # the V8 columns come with every set

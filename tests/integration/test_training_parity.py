@@ -1,7 +1,7 @@
 """The parity guard: for a past date, the serving path and the training path give the same features.
 
 Serving: slate.sql, history.sql and lines.sql through `warehouse.query`, `choose_lines`,
-`build_requests`, the message through JSON, `frames_from_request`, `compute_features`.
+`plan_slate`, the message through JSON, `frames_from_request`, `compute_features`.
 Compared: V8 and the long-memory history features (feature set "v8hist"), the whole history window.
 Training: training_context.sql, training_lines.sql, history.sql over the whole window,
 `choose_lines`, `compute_features` over every played game at once.
@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from coordinator.slate import plan_slate
 from shared.context_features import V8HIST_FEATURES
 from shared.contracts import PredictionRequest
 from shared.features import (
@@ -30,9 +31,7 @@ from shared.features import (
     frames_from_request,
     history_params,
 )
-from shared.lines import choose_lines
 from shared.model import ModelBundle
-from shared.payloads import build_requests
 from shared.team_stats import team_game_stats
 from shared.training import build_training_frame, train_model
 from shared.warehouse.duckdb import DuckDbWarehouse
@@ -245,8 +244,10 @@ def serve(
     slate = warehouse.query("slate", {"game_date": day})
     ids = [int(p) for p in slate["player_id"]]
     history = warehouse.query("history", history_params(day, ids))
-    lines = choose_lines(warehouse.query("lines", {"game_date": day, "player_ids": ids}), PRIORITY)
-    requests = build_requests(slate, history, lines, batch_id=f"parity-{day}")
+    lines = warehouse.query("lines", {"game_date": day, "player_ids": ids})
+    requests = plan_slate(
+        slate, history, lines, batch_id=f"parity-{day}", bookmaker_priority=PRIORITY, min_history_games=0
+    ).requests
     rows = []
     for request in requests:
         delivered = PredictionRequest.model_validate_json(request.to_bytes())

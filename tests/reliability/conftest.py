@@ -15,10 +15,10 @@ import uvicorn
 from fastapi.testclient import TestClient
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from coordinator.alerts import Alert, AlertManager
 from coordinator.app import CoordinatorContainer
 from coordinator.app import create_app as create_coordinator_app
 from coordinator.batches import BatchCoordinator
-from shared.alerts import Alert, AlertManager
 from shared.contracts import PredictionRequest, PushEnvelope
 from shared.settings import Settings
 from shared.transport import Publisher

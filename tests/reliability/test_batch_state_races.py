@@ -78,13 +78,13 @@ def test_a_batch_superseded_while_it_publishes_stays_superseded_and_hidden(
     assert list(shown["batch_id"]) == [b["batch_id"]] and int(shown.at[0, "n"]) == len(_requests(second))
     # Nothing brings the old batch back: not a /status that finds all its players predicted.
     assert (
-        BatchCoordinator(league_warehouse, FakePublisher(), settings).status(a.batch_id)["status"]
+        BatchCoordinator(league_warehouse, FakePublisher(), settings).reconcile(a.batch_id)["status"]
         == "superseded"
     )
     assert _statuses(league_warehouse)[a.batch_id] == "superseded"
 
 
-def test_two_status_calls_finding_a_batch_done_complete_it_once(
+def test_two_reconciles_finding_a_batch_done_complete_it_once(
     league_warehouse: DuckDbWarehouse, game_date: date, settings: Settings
 ) -> None:
     publisher = FakePublisher()
@@ -99,15 +99,15 @@ def test_two_status_calls_finding_a_batch_done_complete_it_once(
     _deliver(league_warehouse, settings, _requests(publisher))
 
     # The second coordinator completes the batch between the first's progress read and its update.
-    original = first._update
+    original = first.store.update
 
     def racing(batch_id: str, **changes: object) -> bool:
         if changes.get("status") == "complete":
-            assert second.status(batch_id)["status"] == "complete"
+            assert second.reconcile(batch_id)["status"] == "complete"
         return original(batch_id, **changes)  # type: ignore[arg-type]
 
-    first._update = racing  # type: ignore[method-assign]
-    assert first.status(started.batch_id)["status"] == "complete"
+    first.store.update = racing  # type: ignore[method-assign]
+    assert first.reconcile(started.batch_id)["status"] == "complete"
     assert completions == [started.batch_id]  # the night checks ran once, not twice
 
 

@@ -271,7 +271,7 @@ def test_a_worker_gone_mid_batch_loses_nothing_its_messages_are_redelivered_and_
         coordinator = BatchCoordinator(league_warehouse, publisher, settings)
         started = coordinator.start(game_date)
         assert publisher.drain(120)
-        status = coordinator.status(started.batch_id)
+        status = coordinator.reconcile(started.batch_id)
         publisher.close()
     assert front.refused == 40, "the outage happened mid-batch"
     assert publisher.dead_lettered == 0

@@ -246,13 +246,18 @@ def test_start_with_the_schedulers_token_runs_the_batch(
 def test_every_coordinator_route_but_the_health_probes_requires_a_token(
     coordinator: TestClient, key: SigningKey, impostor: SigningKey
 ) -> None:
-    routes = [
+    app = coordinator.app  # type: ignore[attr-defined]
+    direct = {
         (method, route.path)
-        for route in coordinator.app.routes  # type: ignore[attr-defined]
+        for route in app.routes
         if isinstance(route, APIRoute)
         for method in route.methods or ()
         if method != "HEAD"
-    ]
+    }
+    # Routes of an included APIRouter are not APIRoute entries of app.routes in recent FastAPI; the
+    # OpenAPI schema lists every route, however it was added.
+    documented = {(m.upper(), path) for path, item in app.openapi()["paths"].items() for m in item}
+    routes = sorted(direct | documented)
     assert {("POST", "/start"), ("POST", "/batches/check-stalls"), ("GET", "/status")} <= set(routes)
     assert {("POST", "/batches/{batch_id}/finalize"), ("POST", "/batches/{batch_id}/resume")} <= set(routes)
     for method, path in routes:

@@ -10,8 +10,8 @@ from datetime import date
 import pytest
 from fastapi.testclient import TestClient
 
+from coordinator.alerts import AlertKind
 from coordinator.app import create_app
-from shared.alerts import AlertKind
 from shared.contracts import PredictionRequest
 from shared.settings import Settings
 from shared.transport import OutgoingMessage, PublishReport
@@ -116,7 +116,7 @@ def test_a_batch_whose_coordinator_died_while_loading_is_failed_and_frees_the_da
     with coordinator_client(league_warehouse, settings, clock=clock) as client:
         container = client.app.state.container  # type: ignore[attr-defined]
         coordinator = container.coordinator
-        coordinator._claim(game_date, "died-loading", force=False)
+        coordinator.store.claim(game_date, "died-loading", force=False)
         league_warehouse.execute(
             "batch_insert",
             {"batch_id": "died-loading", "game_date": game_date, "status": "loading", "now": clock()},
@@ -237,7 +237,7 @@ def test_a_fan_out_interrupted_by_a_dead_coordinator_is_resumed_after_the_stall_
         clock.advance(settings.stall_after_s + 1)
 
         healthy = FakePublisher()
-        client.app.state.container.coordinator._publisher = healthy  # type: ignore[attr-defined]
+        client.app.state.container.coordinator.fanout.publisher = healthy  # type: ignore[attr-defined]
         resumed = client.post(f"/batches/{batch_id}/resume").json()
         status = client.get("/status").json()
 

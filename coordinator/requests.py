@@ -1,27 +1,15 @@
-"""Slate rows + history + chosen lines → one `PredictionRequest` per player (pure, no queries).
+"""Eligible slate rows + history + chosen lines → one `PredictionRequest` per player (pure).
 
-The coordinator runs the three serving queries once per night (slate.sql, history.sql with
-`shared.features.history_params`, lines.sql then `choose_lines`) and hands the frames here; the
-training-parity test does the same for a past date.
-
-Rules, shared with training so that both sides see the same inputs:
-- a player whose latest pre-tip injury status is OUT gets no request (the contract cannot carry one;
-  the caller records the skip); statuses are compared after `injury_status` normalizes them, here
-  and in the coordinator's eligibility rules alike;
-- a slate row the contract refuses (an unknown phase, a missing name) is one player's problem, not
-  the night's: with ``rejected`` given, the row is reported there and the others go on;
-- an injury status the contract does not know becomes None, as `compute_features` maps it to NaN;
-- a line outside the contract's bounds is no line (`shared.features.valid_line`), and so is an
-  opening line outside them; NaN context values become None;
-- the context features (`shared.context_features`) are computed here from the slate's own columns,
-  by the same function training uses, and carried in `PredictionRequest.context` (a slate without
-  those columns gives an empty context).
+Who is eligible is decided once, by `coordinator.slate`; an OUT row reaching here is refused by the
+contract. An unknown injury status becomes None (as `compute_features` maps it to NaN); a line or
+opening line outside the contract's bounds is no line; the context features are computed from the
+slate's own columns by the function training uses.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, get_args
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,17 +25,6 @@ from shared.contracts import (
     is_american_odds,
 )
 from shared.features import HISTORY_COLUMNS, valid_line
-
-
-def _literal_strings(annotation: Any) -> frozenset[str]:
-    """The strings of a ``Literal[...] | None`` annotation."""
-    return frozenset(
-        value for arg in get_args(annotation) for value in get_args(arg) if isinstance(value, str)
-    )
-
-
-_REQUEST_STATUSES = _literal_strings(PredictionRequest.model_fields["injury_status"].annotation)
-_SKIPPED_STATUSES = frozenset(INJURY_STATUSES) - _REQUEST_STATUSES  # {"OUT"}
 
 _CONTEXT_FLOATS = (
     "team_pace",
@@ -154,10 +131,10 @@ def build_requests(
     batch_id: str,
     rejected: list[tuple[int, str]] | None = None,
 ) -> list[PredictionRequest]:
-    """One request per slate player (OUT excluded), in slate order, each with its own history.
+    """One request per slate row, in slate order, each with its own history.
 
     A row the contract refuses raises, unless ``rejected`` is given: then (player_id, why) is
-    appended to it and the row is left out.
+    appended to it and the row is left out (one player's problem, not the night's).
     """
     player_ids, lists = _history_lists(history)
     line_rows: dict[tuple[int, str], dict[Any, Any]] = {
@@ -174,8 +151,6 @@ def build_requests(
     requests: list[PredictionRequest] = []
     for position, row in enumerate(slate.to_dict("records")):
         status = injury_status(row.get("injury_status"))
-        if status in _SKIPPED_STATUSES:
-            continue
         player_id = int(row["player_id"])
         try:
             request = _request(row, position, status, player_ids, lists, line_rows, context_rows, batch_id)
@@ -223,7 +198,7 @@ def _request(
         player_id=player_id,
         player_name=str(row["player_name"]),
         game=game,
-        injury_status=status if status in _REQUEST_STATUSES else None,
+        injury_status=status if status in INJURY_STATUSES else None,
         history=HistoryTable(**{name: values[lo:hi] for name, values in lists.items()}),
         line=_line_quote(line_row) if line_row is not None else None,
         context=context_payload(context_rows[position]) if context_rows is not None else {},
