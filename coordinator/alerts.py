@@ -1,22 +1,9 @@
 """Alerts: one manager for every caller (a test keeps it the only one in the tree).
 
-An `Alert` is typed (kind, severity) and says what it is about (`key`: a batch id, a game date);
-kind and key make its signature. `AlertManager.raise_alert` is the one entry point:
-
-1. **Deduplication and rate limiting, durable in the warehouse.** `WarehouseAlertStore` appends
-   every raise to `alert_log` and reads it back: a signature already claimed within
-   `NBA_PROPS_ALERT_DEDUP_WINDOW_S` is a duplicate; beyond `NBA_PROPS_ALERT_RATE_LIMIT_PER_HOUR`
-   claims in the last hour an alert is rate limited (logged, not pushed anywhere). The table is
-   append-only (no DML, so BigQuery's DML limits never apply) and deduplicated on the read side: of
-   the claims of one signature, the earliest is the one sent, so instances racing on the same alert
-   send it once. Residual race: an instance that reads before a competitor's earlier-stamped claim
-   is visible may still send (clock skew plus write latency, milliseconds); at worst a second copy.
-2. **Sinks.** The structured log always (one `Alert` event at the alert's severity; Cloud Logging
-   alert policies can match it), then the configured ones: a Slack-compatible webhook (httpx,
-   bounded retries with tenacity, an overall deadline per attempt) and a Pub/Sub topic.
-3. **Never breaks the caller.** A failing store means "send anyway" (an alert about the warehouse
-   must still go out); a failing sink is logged and the next sink is tried; `raise_alert` returns
-   whether the alert went out and never raises.
+An `Alert` is typed (kind, severity) and keyed (a batch id, a date); kind and key are its signature.
+`AlertManager.raise_alert` deduplicates and rate-limits through `alert_log` in the warehouse, then
+logs the alert and hands it to each configured sink (a Slack-compatible webhook, a Pub/Sub topic).
+It never raises: a failing store means "send anyway", a failing sink is logged and skipped.
 """
 
 from __future__ import annotations
@@ -25,18 +12,15 @@ import hashlib
 import json
 import os
 import socket
-import ssl
-import threading
-import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
-import httpcore
 import httpx
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
@@ -142,7 +126,7 @@ class WarehouseAlertStore:
 
     def decide(self, alert: Alert, now: datetime) -> Decision:
         dedup_since = now - self._dedup_window
-        recent = self._warehouse.query(
+        recent = self._warehouse.records(
             "alert_recent",
             {
                 "signature": alert.signature,
@@ -151,9 +135,8 @@ class WarehouseAlertStore:
             },
             timeout_s=self._timeout_s,
         )
-        counts = recent.fillna(0).astype(int).to_dict("records")
-        same = counts[0]["same_signature"] if counts else 0
-        claimed = counts[0]["claimed_recently"] if counts else 0
+        same = int(recent[0]["same_signature"] or 0) if recent else 0
+        claimed = int(recent[0]["claimed_recently"] or 0) if recent else 0
         if same > 0:
             decision = Decision.DUPLICATE
         elif claimed >= self._rate_limit:
@@ -180,12 +163,12 @@ class WarehouseAlertStore:
         )
         if decision is not Decision.CLAIMED:
             return decision
-        first = self._warehouse.query(
+        first = self._warehouse.records(
             "alert_first_claim",
             {"signature": alert.signature, "dedup_since": dedup_since},
             timeout_s=self._timeout_s,
         )
-        if not first.empty and str(first.at[0, "alert_id"]) != alert_id:
+        if first and str(first[0]["alert_id"]) != alert_id:
             return Decision.DUPLICATE  # another instance's claim came first
         return Decision.CLAIMED
 
@@ -245,114 +228,14 @@ def slack_payload(alert: Alert) -> dict[str, Any]:
     return {"text": "\n".join(lines)}
 
 
-class _AttemptDeadline:
-    """When the current webhook attempt must be over, per thread (one sink serves every request
-    thread of a service). httpx's timeout bounds each socket operation, so a server dripping a byte
-    at a time would keep an attempt alive indefinitely; here every operation of the attempt (connect,
-    TLS handshake, each send and each read) gets at most what is left of the attempt's budget, and
-    none starts once it is spent."""
-
-    def __init__(self, clock: Callable[[], float]) -> None:
-        self._clock = clock
-        self._local = threading.local()
-
-    @contextmanager
-    def budget(self, seconds: float) -> Iterator[None]:
-        self._local.ends_at = self._clock() + seconds
-        try:
-            yield
-        finally:
-            self._local.ends_at = None
-
-    def clamp(self, timeout: float | None, expired: type[httpcore.TimeoutException]) -> float | None:
-        ends_at: float | None = getattr(self._local, "ends_at", None)
-        if ends_at is None:
-            return timeout
-        left = ends_at - self._clock()
-        if left <= 0:
-            raise expired("the webhook attempt ran out of its time budget")
-        return left if timeout is None else min(timeout, left)
-
-
-class _DeadlineStream(httpcore.NetworkStream):
-    def __init__(self, inner: httpcore.NetworkStream, deadline: _AttemptDeadline) -> None:
-        self._inner = inner
-        self._deadline = deadline
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, self._deadline.clamp(timeout, httpcore.ReadTimeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        # An alert is a few KB: one send, so the clamp at its start bounds it.
-        self._inner.write(buffer, self._deadline.clamp(timeout, httpcore.WriteTimeout))
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.NetworkStream:
-        budget = self._deadline.clamp(timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, budget), self._deadline)
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-
-class _DeadlineBackend(httpcore.NetworkBackend):
-    def __init__(self, deadline: _AttemptDeadline) -> None:
-        self._inner = httpcore.SyncBackend()
-        self._deadline = deadline
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
-        budget = self._deadline.clamp(timeout, httpcore.ConnectTimeout)
-        stream = self._inner.connect_tcp(host, port, budget, local_address, socket_options)
-        return _DeadlineStream(stream, self._deadline)
-
-    def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> httpcore.NetworkStream:
-        budget = self._deadline.clamp(timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(self._inner.connect_unix_socket(path, budget, socket_options), self._deadline)
-
-    def sleep(self, seconds: float) -> None:
-        self._inner.sleep(seconds)
-
-
-class _DeadlineTransport(httpx.HTTPTransport):
-    """httpx's own transport over a network backend that enforces the attempt's deadline."""
-
-    def __init__(self, deadline: _AttemptDeadline) -> None:
-        super().__init__()
-        # httpx does not pass a network backend through to httpcore, so the pool it built is
-        # replaced by the same pool with one (TLS verified, HTTP/1.1, httpx's default limits).
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
-            max_connections=100,
-            max_keepalive_connections=20,
-            keepalive_expiry=5.0,
-            network_backend=_DeadlineBackend(deadline),
-        )
-
-
 class SlackWebhookSink:
     """POSTs a Slack-compatible message; retries transport errors, 429 and 5xx with backoff.
 
     Each attempt has an overall deadline of `timeout_s`, from connecting to the last byte of the
-    answer, so the worst case a caller waits is `attempts` x `timeout_s` plus the backoff (3 x 5 s +
-    1.5 s by default), however slowly the server answers (resolving the host name is left to the
-    system resolver's own timeout). The URL is a secret: it never appears in a log line or an
-    exception.
+    answer: httpx's timeout bounds each socket operation only, so a server dripping a byte at a time
+    could hold an attempt indefinitely. The request runs in a worker thread that the caller waits
+    for at most `timeout_s`; on expiry the attempt's own client is closed, which ends the request.
+    The URL is a secret: it never appears in a log line or an exception.
     """
 
     def __init__(
@@ -363,18 +246,13 @@ class SlackWebhookSink:
         attempts: int = 3,
         backoff_s: float = 0.5,
         transport: httpx.BaseTransport | None = None,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._url = url
         self._timeout_s = timeout_s
         self._attempts = attempts
         self._backoff_s = backoff_s
-        self._deadline = _AttemptDeadline(clock)
-        self._client = httpx.Client(
-            timeout=timeout_s,
-            transport=transport or _DeadlineTransport(self._deadline),
-            follow_redirects=False,
-        )
+        self._transport = transport  # tests pass httpx.MockTransport
+        self._executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="alert-webhook")
 
     def send(self, alert: Alert) -> None:
         retrying = Retrying(
@@ -395,8 +273,18 @@ class SlackWebhookSink:
             ) from None
 
     def _post(self, payload: dict[str, Any]) -> None:
-        with self._deadline.budget(self._timeout_s):
-            response = self._client.post(self._url, json=payload)  # reads the whole answer
+        # One client per attempt (alerts are rare): closing it cannot cut another thread's attempt.
+        client = httpx.Client(
+            timeout=httpx.Timeout(self._timeout_s), transport=self._transport, follow_redirects=False
+        )
+        attempt = self._executor.submit(client.post, self._url, json=payload)  # reads the whole answer
+        try:
+            response = attempt.result(timeout=self._timeout_s)
+        except FutureTimeout:
+            attempt.cancel()
+            raise httpx.ReadTimeout("the webhook attempt ran out of its time budget") from None
+        finally:
+            client.close()
         if response.status_code == 429 or response.status_code >= 500:
             raise _RetryableStatus(f"HTTP {response.status_code}")
         if response.status_code >= 300:
@@ -405,7 +293,7 @@ class SlackWebhookSink:
             )
 
     def close(self) -> None:
-        self._client.close()
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 class AlertPublishFailed(Exception):
