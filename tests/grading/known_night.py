@@ -176,5 +176,7 @@ def add_g2_box_scores(warehouse: Warehouse) -> None:
 
 
 def graded(warehouse: Warehouse) -> pd.DataFrame:
-    frame = warehouse.query("grade_rows", {"start_date": GAME_DATE, "end_date": GAME_DATE})
+    frame = warehouse.query(
+        "grade_rows", {"start_date": GAME_DATE, "end_date": GAME_DATE, "grading_run_id": None}
+    )
     return frame.set_index("player_id").sort_index()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from coordinator.grading import calibration
+from coordinator.grading_summary import calibration
 
 
 def _calibrated_night_on_whole_number_lines() -> pd.DataFrame:

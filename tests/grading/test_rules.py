@@ -9,14 +9,8 @@ import pandas as pd
 import pytest
 
 from coordinator.alerts import AlertManager
-from coordinator.grading import (
-    Grader,
-    confidence_deciles,
-    edge_buckets,
-    grading_alerts,
-    summarize,
-    window_hit_rate,
-)
+from coordinator.grading import Grader, grading_alerts
+from coordinator.grading_summary import confidence_deciles, edge_buckets, summarize, window_hit_rate
 from coordinator.night_checks import dead_letter_alert, history_gap_alert, prediction_alerts
 from shared.settings import Settings
 from tests.grading.conftest import RecordingSink
