@@ -76,20 +76,8 @@ class Batch:
 
     @classmethod
     def from_record(cls, row: dict[str, Any]) -> Batch:
-        return cls(
-            batch_id=str(row["batch_id"]),
-            game_date=_day(row["game_date"]),
-            status=BatchStatus(row["status"]),
-            expected=int(row["expected"] or 0),
-            published=int(row["published"] or 0),
-            skipped=int(row["skipped"] or 0),
-            load_metrics_json=row["load_metrics_json"],
-            error=row["error"],
-            superseded_by=row["superseded_by"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-            finished_at=row["finished_at"],
-        )
+        """A `batch_get.sql` / `batch_latest.sql` row (its columns are exactly these fields)."""
+        return cls(**{**row, "game_date": _day(row["game_date"]), "status": BatchStatus(row["status"])})
 
 
 @dataclass(frozen=True)

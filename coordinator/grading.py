@@ -23,7 +23,12 @@ import structlog
 
 from coordinator.alerts import Alert, AlertKind, AlertManager, Severity
 from coordinator.grading_summary import report_from_rows, summarize, summary_row, window_hit_rate
-from coordinator.night_checks import dead_letter_alert, no_predictions_alert, prediction_alerts
+from coordinator.night_checks import (
+    dead_letter_alert,
+    night_warning,
+    no_predictions_alert,
+    prediction_alerts,
+)
 from coordinator.report import ReportData
 from shared.settings import Settings
 from shared.warehouse import Warehouse
@@ -31,6 +36,13 @@ from shared.warehouse import Warehouse
 log = structlog.get_logger(__name__)
 
 Clock = Callable[[], datetime]
+
+
+# The summary's fields that the "Batch graded" log line carries as they are.
+_LOGGED_SUMMARY_KEYS = (
+    "batch_ids", "predictions", "graded", "voided", "dnp", "results_missing", "coverage", "mae", "bias",
+    "line_mae",
+)  # fmt: skip
 
 
 def utc_now() -> datetime:
@@ -49,20 +61,16 @@ def grading_alerts(
     coverage = summary["coverage"]
     if summary["predictions"] > 0 and coverage is not None and coverage < settings.grading_coverage_min:
         found.append(
-            Alert(
+            night_warning(
                 AlertKind.GRADING_COVERAGE,
-                Severity.WARNING,
                 f"Only {coverage:.0%} of {summary['gradable']} gradable predictions for {key} were graded "
                 f"(minimum {settings.grading_coverage_min:.0%}); box scores may be missing",
-                key=key,
-                details={
-                    "game_date": key,
-                    "graded": summary["graded"],
-                    "gradable": summary["gradable"],
-                    "results_missing": summary["results_missing"],
-                    "coverage": coverage,
-                    "threshold": settings.grading_coverage_min,
-                },
+                game_date,
+                graded=summary["graded"],
+                gradable=summary["gradable"],
+                results_missing=summary["results_missing"],
+                coverage=coverage,
+                threshold=settings.grading_coverage_min,
             )
         )
     decided, rate = window["decided"], window["hit_rate"]
@@ -152,16 +160,7 @@ class Grader:
             log.info(
                 "Batch graded",
                 batch_id=summary["batch_ids"][0] if len(summary["batch_ids"]) == 1 else None,
-                batch_ids=summary["batch_ids"],
-                predictions=summary["predictions"],
-                graded=summary["graded"],
-                voided=summary["voided"],
-                dnp=summary["dnp"],
-                results_missing=summary["results_missing"],
-                coverage=summary["coverage"],
-                mae=summary["mae"],
-                bias=summary["bias"],
-                line_mae=summary["line_mae"],
+                **{key: summary[key] for key in _LOGGED_SUMMARY_KEYS},
                 picks=picks["decided"],
                 hit_rate=picks["hit_rate"],
                 roi=summary["roi"]["roi"],
@@ -177,14 +176,14 @@ class Grader:
         timeout = self._settings.query_timeout_s
         games_scheduled = False
         if summary["predictions"] == 0:
-            nxt = self._warehouse.query("next_game_date", {"from_date": game_date}, timeout_s=timeout)
-            values = pd.to_datetime(nxt["game_date"]).dropna()
-            games_scheduled = not values.empty and values.iloc[0].date() == game_date
+            nxt = self._warehouse.records("next_game_date", {"from_date": game_date}, timeout_s=timeout)
+            day = nxt[0]["game_date"] if nxt else None
+            games_scheduled = day is not None and pd.Timestamp(day).date() == game_date
         found = grading_alerts(summary, window, settings=self._settings, games_scheduled=games_scheduled)
         found += prediction_alerts(night, game_date=game_date, settings=self._settings)
-        latest = self._warehouse.query("batch_latest", {"game_date": game_date}, timeout_s=timeout)
-        if not latest.empty:
-            batch_id = str(latest.at[0, "batch_id"])
+        latest = self._warehouse.records("batch_latest", {"game_date": game_date}, timeout_s=timeout)
+        if latest:
+            batch_id = str(latest[0]["batch_id"])
             outcomes = self._warehouse.query("batch_outcomes", {"batch_id": batch_id}, timeout_s=timeout)
             dead = dead_letter_alert(
                 outcomes, batch_id=batch_id, game_date=game_date, settings=self._settings
@@ -195,12 +194,12 @@ class Grader:
 
     def stored_summary(self, game_date: date) -> dict[str, Any] | None:
         """The summary of the date's latest grading run, as stored."""
-        frame = self._warehouse.query(
+        rows = self._warehouse.records(
             "grade_summary_latest", {"game_date": game_date}, timeout_s=self._settings.query_timeout_s
         )
-        if frame.empty:
+        if not rows:
             return None
-        summary: dict[str, Any] = json.loads(str(frame.at[0, "summary_json"]))
+        summary: dict[str, Any] = json.loads(str(rows[0]["summary_json"]))
         return summary
 
     def report_data(self, game_date: date | None = None) -> ReportData:

@@ -29,6 +29,12 @@ def _num(frame: pd.DataFrame, column: str) -> pd.Series:
     return pd.to_numeric(frame[column], errors="coerce") if column in frame else pd.Series(dtype=float)
 
 
+def night_warning(kind: AlertKind, summary: str, game_date: date, **details: object) -> Alert:
+    """A warning about one night: keyed by its date, which leads the details."""
+    key = game_date.isoformat()
+    return Alert(kind, Severity.WARNING, summary, key=key, details={"game_date": key, **details})
+
+
 def prediction_alerts(predictions: pd.DataFrame, *, game_date: date, settings: Settings) -> list[Alert]:
     """Out-of-range predictions and a night-wide bias against the lines.
 
@@ -43,25 +49,21 @@ def prediction_alerts(predictions: pd.DataFrame, *, game_date: date, settings: S
     if outside.any():
         examples = predictions.loc[outside].assign(_p=predicted[outside]).sort_values("_p")
         alerts.append(
-            Alert(
+            night_warning(
                 AlertKind.PREDICTIONS_OUT_OF_RANGE,
-                Severity.WARNING,
                 f"{int(outside.sum())} of {len(predictions)} predictions for {game_date} are outside "
                 f"[{low:g}, {high:g}] points",
-                key=game_date.isoformat(),
-                details={
-                    "game_date": game_date.isoformat(),
-                    "count": int(outside.sum()),
-                    "predictions": len(predictions),
-                    "below": int((predicted < low).sum()),
-                    "above": int((predicted > high).sum()),
-                    "examples": [
-                        {"player": str(r["player_name"]), "predicted_points": round(float(r["_p"]), 2)}
-                        for _, r in pd.concat([examples.head(3), examples.tail(3)])
-                        .drop_duplicates(subset=["_p", "player_name"])
-                        .iterrows()
-                    ],
-                },
+                game_date,
+                count=int(outside.sum()),
+                predictions=len(predictions),
+                below=int((predicted < low).sum()),
+                above=int((predicted > high).sum()),
+                examples=[
+                    {"player": str(r["player_name"]), "predicted_points": round(float(r["_p"]), 2)}
+                    for _, r in pd.concat([examples.head(3), examples.tail(3)])
+                    .drop_duplicates(subset=["_p", "player_name"])
+                    .iterrows()
+                ],
             )
         )
     line = _num(predictions, "line")
@@ -70,18 +72,14 @@ def prediction_alerts(predictions: pd.DataFrame, *, game_date: date, settings: S
         bias = float((predicted[lined] - line[lined]).mean())
         if abs(bias) > settings.alert_bias_max_points:
             alerts.append(
-                Alert(
+                night_warning(
                     AlertKind.PREDICTION_BIAS,
-                    Severity.WARNING,
                     f"Predictions for {game_date} sit {bias:+.2f} points from the lines on average "
                     f"(limit ±{settings.alert_bias_max_points:g})",
-                    key=game_date.isoformat(),
-                    details={
-                        "game_date": game_date.isoformat(),
-                        "mean_predicted_minus_line": round(bias, 3),
-                        "predictions_with_line": int(lined.sum()),
-                        "threshold": settings.alert_bias_max_points,
-                    },
+                    game_date,
+                    mean_predicted_minus_line=round(bias, 3),
+                    predictions_with_line=int(lined.sum()),
+                    threshold=settings.alert_bias_max_points,
                 )
             )
     return alerts
@@ -115,28 +113,24 @@ def history_gap_alert(predictions: pd.DataFrame, *, game_date: date, settings: S
     if count < HISTORY_GAP_MIN_PLAYERS or count <= settings.alert_history_gap_max_share * judged:
         return None
     order = np.argsort(-np.abs(np.where(far, gap, 0.0)), kind="stable")[: min(count, 5)]
-    return Alert(
+    return night_warning(
         AlertKind.PREDICTIONS_FAR_FROM_HISTORY,
-        Severity.WARNING,
         f"{count} of {judged} predictions for {game_date} are more than "
         f"{settings.alert_history_gap_points:g} points from the player's last-10 average",
-        key=game_date.isoformat(),
-        details={
-            "game_date": game_date.isoformat(),
-            "count": count,
-            "predictions_with_history": judged,
-            "threshold_points": settings.alert_history_gap_points,
-            "max_share": settings.alert_history_gap_max_share,
-            "mean_gap_of_far": round(float(gap[far].mean()), 2),
-            "examples": [
-                {
-                    "player": str(predictions["player_name"].iloc[i]),
-                    "predicted_points": round(float(predicted[i]), 2),
-                    "points_avg_last_10": round(float(average[i]), 2),
-                }
-                for i in order
-            ],
-        },
+        game_date,
+        count=count,
+        predictions_with_history=judged,
+        threshold_points=settings.alert_history_gap_points,
+        max_share=settings.alert_history_gap_max_share,
+        mean_gap_of_far=round(float(gap[far].mean()), 2),
+        examples=[
+            {
+                "player": str(predictions["player_name"].iloc[i]),
+                "predicted_points": round(float(predicted[i]), 2),
+                "points_avg_last_10": round(float(average[i]), 2),
+            }
+            for i in order
+        ],
     )
 
 

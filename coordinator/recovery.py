@@ -77,14 +77,9 @@ class Recovery:
         with structlog.contextvars.bound_contextvars(batch_id=batch_id, game_date=game_date.isoformat()):
             if status is BatchStatus.LOADING:
                 # Nothing was published: the date is free again for a plain /start.
-                store.update(
-                    batch_id,
-                    from_status=status,
-                    status=BatchStatus.FAILED,
-                    error=f"finalized ({reason}) while loading: the coordinator stopped before publishing",
-                    finished_at=now,
-                )
                 missing: list[int] = []
+                ended = BatchStatus.FAILED
+                error = f"finalized ({reason}) while loading: the coordinator stopped before publishing"
             else:
                 missing = self._missing_players(batch_id, game_date)
                 detail = f"no prediction or outcome {before['idle_s']:.0f} s after the batch's last write"
@@ -93,13 +88,9 @@ class Recovery:
                     game_date,
                     [(pid, Outcome.MISSING, f"finalized_{reason}", detail) for pid in missing],
                 )
-                store.update(
-                    batch_id,
-                    from_status=status,
-                    status=BatchStatus.STALLED,
-                    error=f"finalized ({reason}): {len(missing)} players missing",
-                    finished_at=now,
-                )
+                ended = BatchStatus.STALLED
+                error = f"finalized ({reason}): {len(missing)} players missing"
+            store.update(batch_id, from_status=status, status=ended, error=error, finished_at=now)
             log.warning("Batch finalized", reason=reason, missing=len(missing), idle_s=before["idle_s"])
             self._alerts.raise_alert(
                 Alert(

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from coordinator.batch_store import BatchStatus
-from coordinator.batches import BatchCoordinator
+from coordinator.batches import BatchCoordinator, StartResult
 
 
 def _coordinator(request: Request) -> BatchCoordinator:
@@ -32,19 +32,10 @@ class StartRequest(BaseModel):
     force: StrictBool = False
 
 
-class StartResponse(BaseModel):
-    batch_id: str | None
-    game_date: date
-    expected: int
-    status: str
-    published: int = 0
-    skipped: int = 0
-
-
 router = APIRouter(tags=["batches"])
 
 
-@router.post("/start", status_code=202, response_model=StartResponse)
+@router.post("/start", status_code=202, response_model=StartResult)
 async def start(coordinator: CoordinatorDep, body: StartRequest | None = None) -> Any:
     """Load tonight's slate in three queries and fan out one message per player."""
     body = body or StartRequest()
