@@ -1,4 +1,4 @@
-"""The coordinator service: Cloud Scheduler POSTs /start; operators GET /status."""
+"""The coordinator service's composition root: the container, the lifespan, the error→HTTP table."""
 
 from __future__ import annotations
 
@@ -130,7 +130,7 @@ def create_app(container: CoordinatorContainer | None = None, settings: Settings
                 app.state.container.close()
 
     # Every state-changing route (POST), including routers added later, needs a Google ID token when
-    # auth is on; request bodies are small (README.md, Reliability and security).
+    # auth is on; request bodies are small.
     app = FastAPI(
         title="nba-props coordinator",
         version="1",

@@ -1,5 +1,5 @@
 """The morning report: one self-contained HTML page (inline CSS and SVG, no script, nothing fetched)
-rendered from plain data. `render_report` does no I/O; `coordinator.grading` gathers the data.
+rendered from plain data. `render_report` does no I/O; `coordinator.grading_summary` builds the data.
 
 Charts: model MAE against the line's own MAE per night (the market benchmark), hit rate by edge
 bucket against break-even, and calibration of `prob_over` (predicted against observed over rate).

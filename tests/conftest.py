@@ -16,9 +16,18 @@ from shared.warehouse.duckdb import DuckDbWarehouse
 
 # One BigQuery emulator for the whole session, shared by every directory that needs it.
 from tests.support.bq_fixtures import bq_client, bq_dataset, bq_emulator
+from tests.support.grading import backend_warehouse, grading_settings, memory_warehouse
 from tests.support.pubsub_fixtures import fake_pubsub
 
-__all__ = ["bq_client", "bq_dataset", "bq_emulator", "fake_pubsub"]
+__all__ = [
+    "backend_warehouse",
+    "bq_client",
+    "bq_dataset",
+    "bq_emulator",
+    "fake_pubsub",
+    "grading_settings",
+    "memory_warehouse",
+]
 
 SEED = 11
 REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "nba-player-game-logs"

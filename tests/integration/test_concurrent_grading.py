@@ -11,8 +11,8 @@ from coordinator.grading import Grader, GradingResult
 from shared.settings import Settings
 from shared.warehouse import QueryParams, Warehouse
 from tests.fakes import SpyWarehouse
-from tests.grading.conftest import recording_manager
-from tests.grading.known_night import CASES, EXPECTED, GAME_DATE, GRADED_AT, load_known_night
+from tests.support.grading import recording_manager
+from tests.support.known_night import CASES, EXPECTED, GAME_DATE, GRADED_AT, load_known_night
 
 pytestmark = pytest.mark.timeout(180)
 

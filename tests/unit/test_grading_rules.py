@@ -13,7 +13,7 @@ from coordinator.grading import Grader, grading_alerts
 from coordinator.grading_summary import confidence_deciles, edge_buckets, summarize, window_hit_rate
 from coordinator.night_checks import dead_letter_alert, history_gap_alert, prediction_alerts
 from shared.settings import Settings
-from tests.grading.conftest import RecordingSink
+from tests.support.grading import RecordingSink
 
 NIGHT = date(2026, 12, 1)
 SETTINGS = Settings()

@@ -18,8 +18,8 @@ from shared.settings import Settings
 from shared.warehouse import QueryParams
 from shared.warehouse.duckdb import DuckDbWarehouse
 from tests.fakes import FakePublisher, SpyWarehouse
-from tests.grading.conftest import RecordingSink
-from tests.grading.known_night import BATCH, CASES, GAME_DATE, load_known_night, prediction_row
+from tests.support.grading import RecordingSink
+from tests.support.known_night import BATCH, CASES, GAME_DATE, load_known_night, prediction_row
 
 
 class _SlateUnavailable(SpyWarehouse):

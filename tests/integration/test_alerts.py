@@ -33,8 +33,8 @@ from shared.transport import OutgoingMessage
 from shared.warehouse import QueryParams, Warehouse
 from shared.warehouse.duckdb import DuckDbWarehouse
 from tests.fakes import FakePublisher, SpyWarehouse
-from tests.grading.conftest import RecordingSink, recording_manager
 from tests.support.fake_pubsub import FakePubSubServer
+from tests.support.grading import RecordingSink, recording_manager
 from tests.support.pubsub_fixtures import fake_pubsub  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]

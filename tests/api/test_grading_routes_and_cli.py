@@ -18,8 +18,8 @@ from nba_props.cli import app as cli
 from shared.settings import Settings
 from shared.warehouse.duckdb import DuckDbWarehouse
 from tests.fakes import FakePublisher
-from tests.grading.conftest import RecordingSink, recording_manager
-from tests.grading.known_night import CASES, GAME_DATE, load_known_night
+from tests.support.grading import RecordingSink, recording_manager
+from tests.support.known_night import CASES, GAME_DATE, load_known_night
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from coordinator.grading import Grader
 from shared.contracts import LineQuote, is_american_odds
 from shared.settings import Settings
 from shared.warehouse import Warehouse
-from tests.grading.conftest import recording_manager
-from tests.grading.known_night import (
+from tests.support.grading import recording_manager
+from tests.support.known_night import (
     EXPECTED,
     GAME_DATE,
     GRADED_AT,

@@ -10,8 +10,8 @@ import pytest
 from coordinator.grading import Grader
 from shared.settings import Settings
 from shared.warehouse import Warehouse
-from tests.grading.conftest import recording_manager
-from tests.grading.known_night import (
+from tests.support.grading import recording_manager
+from tests.support.known_night import (
     BATCH,
     CASES,
     EXPECTED,

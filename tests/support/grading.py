@@ -1,4 +1,4 @@
-"""Fixtures of the grading tests: warehouses of both backends, a recording alert sink, settings."""
+"""Grading and alert test helpers: warehouses of both backends, a recording alert sink, settings."""
 
 from __future__ import annotations
 
