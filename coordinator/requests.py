@@ -25,6 +25,7 @@ from shared.contracts import (
     is_american_odds,
 )
 from shared.features import HISTORY_COLUMNS, valid_line
+from shared.warehouse import frame_records
 
 _CONTEXT_FLOATS = (
     "team_pace",
@@ -39,16 +40,15 @@ _CONTEXT_FLOATS = (
 _CONTEXT_INTS = ("team_rest_days", "opponent_rest_days")
 
 
-def _missing(value: Any) -> bool:
-    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value)
+# Rows reach these as `frame_records` gives them: NULLs are None, timestamps timezone-aware.
 
 
 def _opt_float(value: Any) -> float | None:
-    return None if _missing(value) else float(value)
+    return None if value is None else float(value)
 
 
 def _opt_int(value: Any) -> int | None:
-    return None if _missing(value) else int(value)
+    return None if value is None else int(value)
 
 
 def _opt_price(value: Any) -> int | None:
@@ -63,7 +63,7 @@ def _as_date(value: Any) -> date:
 
 
 def _opt_datetime(value: Any) -> datetime | None:
-    if _missing(value):
+    if value is None:
         return None
     stamp = pd.Timestamp(value)
     if stamp.tzinfo is None:
@@ -74,7 +74,7 @@ def _opt_datetime(value: Any) -> datetime | None:
 
 def injury_status(value: Any) -> str | None:
     """A slate's injury status as the rules compare it: trimmed, upper case; None when missing."""
-    if _missing(value):
+    if value is None:
         return None
     return str(value).strip().upper()
 
@@ -138,7 +138,7 @@ def build_requests(
     """
     player_ids, lists = _history_lists(history)
     line_rows: dict[tuple[int, str], dict[Any, Any]] = {
-        (int(row["player_id"]), str(row["game_id"])): row for row in lines.to_dict("records")
+        (int(row["player_id"]), str(row["game_id"])): row for row in frame_records(lines)
     }
     has_context = all(c in slate.columns for c in CONTEXT_INPUT_COLUMNS)
     context = context_features(slate.reset_index(drop=True)) if has_context else None
@@ -149,7 +149,7 @@ def build_requests(
         else None
     )
     requests: list[PredictionRequest] = []
-    for position, row in enumerate(slate.to_dict("records")):
+    for position, row in enumerate(frame_records(slate)):
         status = injury_status(row.get("injury_status"))
         player_id = int(row["player_id"])
         try:

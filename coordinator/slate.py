@@ -15,6 +15,7 @@ import pandas as pd
 from coordinator.requests import build_requests, injury_status
 from shared.contracts import PredictionRequest
 from shared.lines import choose_lines
+from shared.warehouse import frame_records
 
 # (player_id, reason, detail)
 Skip = tuple[int, str, str]
@@ -54,7 +55,8 @@ def eligibility(
     """Who gets a prediction: not ruled OUT, with enough prior games. The others are skipped."""
     games_played = history.groupby("player_id").size() if not history.empty else pd.Series(dtype=int)
     counts = slate["player_id"].map(games_played).fillna(0).astype(int)
-    out = slate["injury_status"].map(injury_status).eq("OUT")
+    statuses = [injury_status(row["injury_status"]) for row in frame_records(slate[["injury_status"]])]
+    out = pd.Series([status == "OUT" for status in statuses], index=slate.index, dtype=bool)
     thin = ~out & (counts < min_history_games)
     skips: list[Skip] = [
         (int(row["player_id"]), "injured_out", str(row.get("injury_reason") or ""))
