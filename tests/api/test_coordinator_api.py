@@ -173,3 +173,9 @@ def _prediction_row(request: PredictionRequest) -> dict[str, object]:
         "delivery_attempt": 1,
         "written_at": datetime.now(UTC) + timedelta(seconds=0),
     }
+
+
+def test_the_service_entry_point_builds_no_client_until_the_app_starts() -> None:
+    from coordinator.main import app
+
+    assert not hasattr(app.state, "container"), "clients are built by the lifespan, not at import"

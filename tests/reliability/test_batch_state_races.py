@@ -274,3 +274,24 @@ def test_a_fan_out_that_publishes_nothing_answers_502_and_resume_sends_everyone_
     assert first.status_code == 502 and first.json()["error"] == "publish_failed"
     assert status["failed"] == status["expected"] - status["skipped"] > 0
     assert len(resumed["resent"]) == status["failed"] == len(publisher.sent)
+
+
+def test_status_only_reads_and_reconcile_is_what_completes_a_finished_batch(
+    league_warehouse: DuckDbWarehouse, game_date: date, settings: Settings
+) -> None:
+    publisher = FakePublisher()
+    completions: list[str] = []
+    coordinator = BatchCoordinator(
+        league_warehouse, publisher, settings, on_complete=lambda b, d, e: completions.append(b)
+    )
+    started = coordinator.start(game_date)
+    _deliver(league_warehouse, settings, _requests(publisher))
+
+    read = coordinator.status(started.batch_id)
+    assert read["status"] == "running" and read["remaining"] == 0
+    assert _statuses(league_warehouse)[started.batch_id] == "running" and completions == []
+
+    assert coordinator.reconcile(started.batch_id)["status"] == "complete"
+    assert _statuses(league_warehouse)[started.batch_id] == "complete"
+    assert completions == [started.batch_id]
+    assert coordinator.status(started.batch_id)["status"] == "complete"
