@@ -84,17 +84,20 @@ def test_a_batch_superseded_while_it_publishes_stays_superseded_and_hidden(
     assert _statuses(league_warehouse)[a.batch_id] == "superseded"
 
 
+def _counting(
+    warehouse: DuckDbWarehouse, publisher: FakePublisher, settings: Settings, completions: list[str]
+) -> BatchCoordinator:
+    """A coordinator that notes every batch it completes (its night checks' hook)."""
+    return BatchCoordinator(warehouse, publisher, settings, on_complete=lambda b, d, e: completions.append(b))
+
+
 def test_two_reconciles_finding_a_batch_done_complete_it_once(
     league_warehouse: DuckDbWarehouse, game_date: date, settings: Settings
 ) -> None:
     publisher = FakePublisher()
     completions: list[str] = []
-    first = BatchCoordinator(
-        league_warehouse, publisher, settings, on_complete=lambda b, d, e: completions.append(b)
-    )
-    second = BatchCoordinator(
-        league_warehouse, FakePublisher(), settings, on_complete=lambda b, d, e: completions.append(b)
-    )
+    first = _counting(league_warehouse, publisher, settings, completions)
+    second = _counting(league_warehouse, FakePublisher(), settings, completions)
     started = first.start(game_date)
     _deliver(league_warehouse, settings, _requests(publisher))
 
@@ -281,9 +284,7 @@ def test_status_only_reads_and_reconcile_is_what_completes_a_finished_batch(
 ) -> None:
     publisher = FakePublisher()
     completions: list[str] = []
-    coordinator = BatchCoordinator(
-        league_warehouse, publisher, settings, on_complete=lambda b, d, e: completions.append(b)
-    )
+    coordinator = _counting(league_warehouse, publisher, settings, completions)
     started = coordinator.start(game_date)
     _deliver(league_warehouse, settings, _requests(publisher))
 

@@ -205,11 +205,6 @@ def private_library_uses(path: Path, own: set[str]) -> list[str]:
     return found
 
 
-# The alert webhook's deadline is being rebuilt on public httpx (the coordinator's part of issue 12);
-# an entry here that no longer matches anything fails the test, so it cannot outlive the fix.
-NOT_YET_FIXED: dict[str, list[str]] = {"shared/alerts.py": ["39: import httpcore"]}
-
-
 def test_package_code_touches_no_private_attribute_of_a_library() -> None:
     own = _project_private_names()
     offenders = {
@@ -218,7 +213,7 @@ def test_package_code_touches_no_private_attribute_of_a_library() -> None:
         for path in sorted((ROOT / pkg).rglob("*.py"))
         if (uses := private_library_uses(path, own))
     }
-    assert offenders == NOT_YET_FIXED
+    assert offenders == {}
 
 
 def test_the_private_use_finder_sees_what_a_careless_patch_writes(tmp_path: Path) -> None:
