@@ -403,6 +403,36 @@ ALERT_LOG = Table(
     cluster_by=("signature",),
 )
 
+ROSTERS = Table(
+    "rosters",
+    "Point-in-time roster spells from a roster feed: the player is on the team from from_date through "
+    "to_date (NULL: still on it).",
+    _cols(
+        ("player_id", INT64, True),
+        ("team_id", INT64, True),
+        ("from_date", DATE, True),
+        Column("to_date", DATE, description="Last day on the roster; NULL while the spell is open"),
+        ("source_file", STRING),
+        ("imported_at", TIMESTAMP, True),
+    ),
+    primary_key=("player_id", "team_id", "from_date"),
+    cluster_by=("player_id",),
+)
+
+UNMATCHED_NAMES = Table(
+    "unmatched_names",
+    "Player names an import could not resolve to a player id; their rows were not imported.",
+    _cols(
+        ("source_file", STRING, True),
+        Column("location", STRING, True, "Physical line (CSV) or JSON path of the row"),
+        ("raw_name", STRING, True),
+        ("normalised_name", STRING, True),
+        Column("reason", STRING, True, "no_match | ambiguous"),
+        ("imported_at", TIMESTAMP, True),
+    ),
+    primary_key=("source_file", "location", "raw_name"),
+)
+
 TABLES: tuple[Table, ...] = (
     TEAMS,
     PLAYERS,
@@ -418,6 +448,8 @@ TABLES: tuple[Table, ...] = (
     GRADED_PREDICTIONS_RAW,
     GRADING_SUMMARIES,
     ALERT_LOG,
+    ROSTERS,
+    UNMATCHED_NAMES,
 )
 
 # Views are SQL files in shared/sql (BigQuery dialect), created after the tables.
