@@ -11,9 +11,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from nba_props.importers.injuries import plan_injuries
 from nba_props.importers.lines import OddsFormat, plan_lines
 from nba_props.importers.names import PlayerNames, read_aliases
-from nba_props.importers.injuries import plan_injuries
 from nba_props.importers.rosters import plan_rosters
 from nba_props.importers.schedule import plan_schedule
 from nba_props.importers.source import ImportRefused

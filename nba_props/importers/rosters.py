@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import date
+from itertools import pairwise
 from pathlib import Path
 
 from nba_props.importers import source
@@ -30,8 +31,8 @@ def _overlaps(problems: Problems, rows: list[Record], stored: list[Record]) -> N
             )
         )
     for player_id, items in spells.items():
-        items.sort()
-        for (_, end, team, _), (start, _, other, where) in zip(items, items[1:], strict=False):
+        items.sort(key=lambda spell: spell[:3])
+        for (_, end, team, _), (start, _, other, where) in pairwise(items):
             if where is not None and team != other and start <= end:
                 problems.add(
                     where,
@@ -45,6 +46,10 @@ def plan_rosters(
 ) -> Plan:
     """Read and check the file; raises `ImportRefused`, writing nothing."""
     text = source.decode(path, source.read_bytes(path))
+    if source.is_json(path, text):
+        raise source.ImportRefused(
+            f"{path}: import-rosters reads CSV (player, team, from_date[, to_date]), not JSON"
+        )
     problems = Problems(str(path))
     plan = Plan(file=str(path), rows_read=0)
     rows: list[Record] = []

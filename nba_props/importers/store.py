@@ -14,6 +14,8 @@ import pandas as pd
 from nba_props.importer import conform
 from nba_props.importers.names import PlayerNames, Resolution, resolve_team
 from nba_props.importers.source import Problems
+from shared.schema import ColumnType
+from shared.schema import table as table_spec
 from shared.warehouse import Warehouse
 
 Progress = Callable[[str, int, int], None]
@@ -138,11 +140,11 @@ def _same(new: Any, old: Any) -> bool:
     return bool(new == old)
 
 
-def _key_value(value: Any) -> Any:
+def _key_value(value: Any, column_type: ColumnType) -> Any:
     if isinstance(value, pd.Timestamp):
         value = value.to_pydatetime()
     if isinstance(value, datetime):
-        return value.astimezone(UTC) if value.tzinfo else value.date()
+        return value.date() if column_type is ColumnType.DATE else value.astimezone(UTC)
     return value
 
 
@@ -156,11 +158,16 @@ def split_stored(
 ) -> None:
     """Into ``plan.new[table]`` the incoming rows whose key is not stored (and not repeated in the
     file); a row whose key is stored with other values, or repeated with other values, is refused."""
-    by_key = {tuple(_key_value(row[k]) for k in key): row for row in stored}
+    types = [table_spec(table).column(k).type for k in key]
+
+    def key_of(row: Record) -> tuple[Any, ...]:
+        return tuple(_key_value(row[k], t) for k, t in zip(key, types, strict=True))
+
+    by_key = {key_of(row): row for row in stored}
     seen: dict[tuple[Any, ...], Record] = {}
     fresh: list[Record] = []
     for row in incoming:
-        row_key = tuple(_key_value(row[k]) for k in key)
+        row_key = key_of(row)
         for other, origin in ((by_key.get(row_key), "stored"), (seen.get(row_key), "earlier in the file")):
             if other is None:
                 continue

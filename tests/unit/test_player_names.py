@@ -28,7 +28,7 @@ PLAYERS = [
         ("P.J. Washington", "pj washington"),
         ("P. J. Washington", "pj washington"),
         ("PJ Washington", "pj washington"),
-        ("D’Angelo Russell", "dangelo russell"),
+        ("D\u2019Angelo Russell", "dangelo russell"),
         ("Karl-Anthony Towns", "karl anthony towns"),
         ("  Dennis   Schröder ", "dennis schroder"),
         ("Alperen Şengün", "alperen sengun"),
