@@ -126,7 +126,7 @@ def _from_json(
                     player = source.text(problems, owhere, "description", outcome.get("description"))
                     point = _line(problems, owhere, "point", outcome.get("point"))
                     price = source.json_number(problems, owhere, "price", outcome.get("price"))
-                    if None in (key, at, side, player, point, price) or where not in starts:
+                    if None in (key, at, side, player, point) or price is None or where not in starts:
                         continue
                     plan.rows_read += 1
                     context = {
@@ -156,9 +156,15 @@ def _from_json(
         game = games.get(quote["event"])
         if game is None:
             continue
-        key = (game["game_id"], resolved.player_id, quote["bookmaker"], quote["snapshot_at"], quote["line"])
+        row_key = (
+            game["game_id"],
+            resolved.player_id,
+            quote["bookmaker"],
+            quote["snapshot_at"],
+            quote["line"],
+        )
         row = rows.setdefault(
-            key,
+            row_key,
             {
                 "game_id": game["game_id"],
                 "game_date": as_date(game["game_date"]),

@@ -72,14 +72,15 @@ def stored_games(warehouse: Warehouse, game_ids: Iterable[str], game_dates: Iter
     )
 
 
-def as_date(value: Any) -> date:
-    return value.date() if isinstance(value, datetime) else value  # type: ignore[no-any-return]
+def as_date(value: date) -> date:
+    """A DATE column's value as read back (a midnight datetime in some adapters) as a date."""
+    return value.date() if isinstance(value, datetime) else value
 
 
 def games_of_players(
     problems: Problems,
     warehouse: Warehouse,
-    wanted: list[tuple[str, int, int, date, str | None, str | None]],
+    wanted: Sequence[tuple[str, int, int, date, str | None, str | None]],
 ) -> dict[int, Record]:
     """The stored game of each (where, row key, player, date, team?, game id?), keyed by the row key:
     the given game, else the game of the named team, else of the team the player's box score that
