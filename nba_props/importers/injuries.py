@@ -9,7 +9,15 @@ from typing import Any
 from nba_props.importers import source
 from nba_props.importers.names import PlayerNames, resolve_team
 from nba_props.importers.source import Problems
-from nba_props.importers.store import Plan, Progress, Record, Unmatched, games_of_players, split_stored
+from nba_props.importers.store import (
+    Plan,
+    Progress,
+    Record,
+    Unmatched,
+    finish,
+    games_of_players,
+    stored_of_games,
+)
 from shared.contracts import INJURY_STATUSES
 from shared.warehouse import Warehouse
 
@@ -89,12 +97,5 @@ def plan_injuries(
                     "_columns": {"reported_at": "report_time"},
                 }
             )
-    if progress:
-        progress("Reading", 1, 1)
-    problems.raise_if_any()
-    stored = warehouse.records("import_stored_injuries", {"game_ids": sorted({r["game_id"] for r in rows})})
-    split_stored(rows, stored, KEY, problems, plan, "injury_reports")
-    problems.raise_if_any()
-    if progress:
-        progress("Checking", 1, 1)
-    return plan
+    stored = stored_of_games(warehouse, "import_stored_injuries")
+    return finish(plan, problems, rows, stored, KEY, "injury_reports", progress)

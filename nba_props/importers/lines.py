@@ -19,9 +19,10 @@ from nba_props.importers.store import (
     Record,
     Unmatched,
     as_date,
+    finish,
     games_of_players,
-    split_stored,
     stored_games,
+    stored_of_games,
 )
 from shared.warehouse import Warehouse
 
@@ -289,12 +290,5 @@ def plan_lines(
         rows = _from_json(problems, warehouse, source.read_json(path, text), names, plan, odds_format)
     else:
         rows = _from_csv(problems, warehouse, source.read_csv(path, text, CSV_COLUMNS, problems), names, plan)
-    if progress:
-        progress("Reading", 1, 1)
-    problems.raise_if_any()
-    stored = warehouse.records("import_stored_snapshots", {"game_ids": sorted({r["game_id"] for r in rows})})
-    split_stored(rows, stored, KEY, problems, plan, "prop_line_snapshots")
-    problems.raise_if_any()
-    if progress:
-        progress("Checking", 1, 1)
-    return plan
+    stored = stored_of_games(warehouse, "import_stored_snapshots")
+    return finish(plan, problems, rows, stored, KEY, "prop_line_snapshots", progress)

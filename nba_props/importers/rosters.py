@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from itertools import pairwise
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 from nba_props.importers import source
 from nba_props.importers.names import PlayerNames, resolve_team
 from nba_props.importers.source import Problems
-from nba_props.importers.store import Plan, Progress, Record, Unmatched, as_date, split_stored
+from nba_props.importers.store import Plan, Progress, Record, Unmatched, as_date, finish
 from shared.warehouse import Warehouse
 
 COLUMNS = ("player", "team", "from_date")
@@ -18,7 +19,7 @@ KEY = ("player_id", "team_id", "from_date")
 _OPEN = date.max
 
 
-def _overlaps(problems: Problems, rows: list[Record], stored: list[Record]) -> None:
+def _overlaps(problems: Problems, rows: Sequence[Record], stored: list[Record]) -> None:
     """Two spells of one player on different teams that share a day are refused."""
     spells: dict[int, list[tuple[date, date, int, str | None]]] = {}
     for row in [*stored, *rows]:
@@ -89,15 +90,14 @@ def plan_rosters(
                 "_where": row.where,
             }
         )
-    if progress:
-        progress("Reading", 1, 1)
-    stored = warehouse.records(
-        "import_stored_rosters", {"player_ids": sorted({r["player_id"] for r in rows})}
-    )
-    _overlaps(problems, rows, stored)
-    problems.raise_if_any()
-    split_stored(rows, stored, KEY, problems, plan, "rosters")
-    problems.raise_if_any()
-    if progress:
-        progress("Checking", 1, 1)
-    return plan
+
+    def stored(rows: Sequence[Record]) -> list[Record]:
+        spells = warehouse.records(
+            "import_stored_rosters", {"player_ids": sorted({r["player_id"] for r in rows})}
+        )
+        for spell in spells:
+            spell["from_date"] = as_date(spell["from_date"])
+        _overlaps(problems, rows, spells)
+        return spells
+
+    return finish(plan, problems, rows, stored, KEY, "rosters", progress)

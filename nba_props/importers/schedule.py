@@ -4,6 +4,7 @@ plain CSV into ``schedule`` (docs/formats/schedule.md)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from zoneinfo import ZoneInfo
 from nba_props.importers import source
 from nba_props.importers.names import resolve_team
 from nba_props.importers.source import Problems
-from nba_props.importers.store import Plan, Progress, Record, split_stored, stored_games
+from nba_props.importers.store import Plan, Progress, Record, finish, stored_games
 from shared.warehouse import Warehouse
 
 CSV_COLUMNS = ("game_id", "game_date", "tipoff_utc", "home", "away")
@@ -193,24 +194,20 @@ def plan_schedule(warehouse: Warehouse, path: Path, progress: Progress | None = 
         games = _from_json(problems, source.read_json(path, text), plan)
     else:
         games = _from_csv(problems, source.read_csv(path, text, CSV_COLUMNS, problems), plan)
-    if progress:
-        progress("Reading", 1, 1)
-    problems.raise_if_any()
-    stored = stored_games(warehouse, (g["game_id"] for g in games), ())
-    # A tip-off only one side knows is not a conflict: the stored one stays, a new one fills a gap.
-    stored_tipoff = {g["game_id"]: g["tipoff_utc"] for g in stored}
-    for game in games:
-        if game["game_id"] not in stored_tipoff:
-            continue
-        if game["tipoff_utc"] is None:
-            game["tipoff_utc"] = stored_tipoff[game["game_id"]]
-        elif stored_tipoff[game["game_id"]] is None:
-            plan.tipoffs[game["game_id"]] = game["tipoff_utc"]
-    for game in stored:
-        if game["game_id"] in plan.tipoffs:
-            game["tipoff_utc"] = plan.tipoffs[game["game_id"]]
-    split_stored(games, stored, ("game_id",), problems, plan, "schedule")
-    problems.raise_if_any()
-    if progress:
-        progress("Checking", 1, 1)
-    return plan
+
+    def stored(games: Sequence[Record]) -> list[Record]:
+        known = stored_games(warehouse, (g["game_id"] for g in games), ())
+        # A tip-off only one side knows is no conflict: the stored one stays, a new one fills a gap.
+        stored_tipoff = {g["game_id"]: g["tipoff_utc"] for g in known}
+        for game in games:
+            if game["game_id"] not in stored_tipoff:
+                continue
+            if game["tipoff_utc"] is None:
+                game["tipoff_utc"] = stored_tipoff[game["game_id"]]
+            elif stored_tipoff[game["game_id"]] is None:
+                plan.tipoffs[game["game_id"]] = game["tipoff_utc"]
+        for game in known:
+            game["tipoff_utc"] = plan.tipoffs.get(game["game_id"], game["tipoff_utc"])
+        return known
+
+    return finish(plan, problems, games, stored, ("game_id",), "schedule", progress)

@@ -191,6 +191,36 @@ def split_stored(
     plan.new[table] = fresh
 
 
+def stored_of_games(warehouse: Warehouse, query: str) -> Callable[[Sequence[Record]], list[Record]]:
+    """The stored rows of the incoming rows' games, read by ``query`` (its parameter: game_ids)."""
+
+    def read(rows: Sequence[Record]) -> list[Record]:
+        return warehouse.records(query, {"game_ids": sorted({r["game_id"] for r in rows})})
+
+    return read
+
+
+def finish(
+    plan: Plan,
+    problems: Problems,
+    rows: Sequence[Record],
+    stored: Callable[[Sequence[Record]], Iterable[Record]],
+    key: Sequence[str],
+    table: str,
+    progress: Progress | None,
+) -> Plan:
+    """The end of every plan: split the good rows into new and already stored (``stored`` reads the
+    stored rows they could collide with, and may check more), then refuse the file if any row is
+    bad, reporting the problems of every stage together."""
+    if progress:
+        progress("Reading", 1, 1)
+    split_stored(rows, stored(rows), key, problems, plan, table)
+    problems.raise_if_any()
+    if progress:
+        progress("Checking", 1, 1)
+    return plan
+
+
 def write(warehouse: Warehouse, plan: Plan, progress: Progress | None = None) -> None:
     """The one write of an import: tip-off fill-ins, then each table's new rows, then the unmatched
     names. Every table write is keyed (insert-or-ignore), so a re-run adds nothing."""

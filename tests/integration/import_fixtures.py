@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import typer
 from typer.testing import CliRunner, Result
 
@@ -42,3 +43,19 @@ def rows(db: Path, sql: str) -> pd.DataFrame:
         return warehouse.sql(sql)
     finally:
         warehouse.close()
+
+
+def assert_refused(result: Result, path: Path, *problems: str) -> None:
+    """The command refused the file and reported each problem as ``<path>, <where>...``."""
+    assert result.exit_code == 1, result.output
+    assert "nothing was written" in result.output
+    for problem in problems:
+        assert f"{path}, {problem}" in result.output
+
+
+@pytest.fixture(name="db")
+def scheduled_warehouse(tmp_path: Path) -> Path:
+    """The seeded warehouse with the fixture schedule imported."""
+    path = seeded_warehouse(tmp_path / "warehouse.duckdb")
+    assert run(path, "import-schedule", FIXTURES / "schedule_league.json").exit_code == 0
+    return path

@@ -5,18 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
-from tests.integration.import_fixtures import FIXTURES, rows, run, seeded_warehouse
+from tests.integration.import_fixtures import (  # noqa: F401 (scheduled_warehouse: the db fixture)
+    FIXTURES,
+    assert_refused,
+    rows,
+    run,
+    scheduled_warehouse,
+)
 
 JOKIC, TRENT, WASHINGTON, KYRIE, JACKSON = 101, 102, 103, 105, 104
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    path = seeded_warehouse(tmp_path / "warehouse.duckdb")
-    assert run(path, "import-schedule", FIXTURES / "schedule_league.json").exit_code == 0
-    return path
 
 
 def _injuries(db: Path) -> pd.DataFrame:
@@ -52,15 +50,15 @@ def test_injury_json_is_read_like_the_csv(db: Path) -> None:
 def test_every_bad_injury_row_is_reported_and_nothing_is_written(db: Path) -> None:
     path = FIXTURES / "injuries_malformed.csv"
     result = run(db, "import-injuries", path)
-    assert result.exit_code == 1
-    for where in (
+    assert_refused(
+        result,
+        path,
         "line 2, column status: not one of Out/Doubtful/Questionable/Probable/Available (got 'Sore')",
         "line 3, column team: not an NBA team (got 'XXX')",
         "line 4, column game_date: no game of team 1610612742 on 2025-01-16",
         "line 5, column report_time: missing value",
         "line 5, column player: missing value",
-    ):
-        assert f"{path}, {where}" in result.output
+    )
     assert _injuries(db).empty
 
 
@@ -84,11 +82,11 @@ def test_roster_spells_land_once_and_unmatched_players_are_recorded(db: Path) ->
 def test_bad_and_overlapping_roster_spells_are_reported_and_nothing_is_written(db: Path) -> None:
     path = FIXTURES / "rosters_malformed.csv"
     result = run(db, "import-rosters", path)
-    assert result.exit_code == 1
-    for where in (
+    assert_refused(
+        result,
+        path,
         "line 2, column to_date: before from_date",
         "line 3, column team: not an NBA team (got 'Springfield')",
         "line 5, column from_date: player 103 is on team 1610612742's roster then",
-    ):
-        assert f"{path}, {where}" in result.output
+    )
     assert rows(db, "SELECT * FROM rosters").empty
