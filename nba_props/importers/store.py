@@ -93,10 +93,14 @@ def games_of_players(
     )
     team_on = {(r["player_id"], as_date(r["game_date"])): int(r["team_id"]) for r in played}
     current = {int(p["player_id"]): p["team_id"] for p in warehouse.records("import_players", {})}
+    by_id = {g["game_id"]: g for g in stored}
+    by_team_day = {
+        (team, as_date(g["game_date"])): g for g in stored for team in (g["home_team_id"], g["away_team_id"])
+    }
     out: dict[int, Record] = {}
     for where, row_key, player_id, day, team_value, game_id in wanted:
         if game_id:
-            game = next((g for g in stored if g["game_id"] == game_id), None)
+            game = by_id.get(game_id)
             if game is None:
                 problems.add(where, "game_id", f"no game {game_id!r} in the schedule")
             elif as_date(game["game_date"]) != day:
@@ -112,14 +116,7 @@ def games_of_players(
             team_id: int | None = team.team_id
         else:
             team_id = team_on.get((player_id, day), current.get(player_id))
-        game = next(
-            (
-                g
-                for g in stored
-                if as_date(g["game_date"]) == day and team_id in (g["home_team_id"], g["away_team_id"])
-            ),
-            None,
-        )
+        game = by_team_day.get((team_id, day))
         if game is None:
             problems.add(where, "game_date", f"no game of team {team_id} on {day} in the schedule")
         else:

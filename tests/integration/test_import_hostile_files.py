@@ -76,9 +76,10 @@ def test_hostile_input_is_refused_in_a_line_without_a_traceback(
     assert all(rows(db, f"SELECT * FROM {t}").empty for t in DATA_TABLES)
 
 
-def test_a_missing_file_is_a_usage_error_not_a_traceback(db: Path, tmp_path: Path) -> None:
+def test_a_missing_file_is_refused_in_a_line(db: Path, tmp_path: Path) -> None:
     result = run(db, "import-schedule", tmp_path / "absent.json")
-    assert result.exit_code != 0 and not isinstance(result.exception, (TypeError, KeyError))
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert f"{tmp_path / 'absent.json'}: no such file" in result.output
 
 
 def test_problems_beyond_the_cap_are_counted_not_listed(db: Path, tmp_path: Path) -> None:
