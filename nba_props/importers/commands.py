@@ -18,8 +18,9 @@ from nba_props.importers.rosters import plan_rosters
 from nba_props.importers.schedule import plan_schedule
 from nba_props.importers.source import ImportRefused
 from nba_props.importers.store import Plan, player_names, write
+from shared.bootstrap import make_warehouse
 from shared.settings import Settings
-from shared.warehouse import Warehouse, make_warehouse
+from shared.warehouse import Warehouse
 
 FileArgument = Annotated[Path, typer.Argument(help="The file to import (CSV or JSON).", dir_okay=False)]
 AliasOption = Annotated[
