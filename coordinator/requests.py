@@ -22,9 +22,9 @@ from shared.contracts import (
     HistoryTable,
     LineQuote,
     PredictionRequest,
-    is_american_odds,
 )
-from shared.features import HISTORY_COLUMNS, valid_line
+from shared.features import HISTORY_COLUMNS
+from shared.lines import is_american_odds, valid_line
 from shared.warehouse import frame_records
 
 _CONTEXT_FLOATS = (

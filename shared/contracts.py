@@ -16,9 +16,10 @@ import re
 from datetime import date, datetime
 from typing import Any, Final, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.errors import PoisonMessage
+from shared.lines import AmericanOdds, LinePoints
 
 SCHEMA_VERSION: Final = 1
 
@@ -87,28 +88,15 @@ class HistoryTable(_Strict):
         return {name: getattr(self, name) for name in type(self).model_fields}
 
 
-def is_american_odds(price: int) -> bool:
-    """American odds are -100 or shorter, or +100 or longer; a price in between (0, -50, +99) is no
-    price at all and would make the profit of a win meaningless."""
-    return abs(price) >= 100
-
-
 class LineQuote(_Strict):
     """A real bookmaker line: the latest snapshot before tip-off and that book's opening line."""
 
     bookmaker: str
-    line: float = Field(gt=0, lt=100)
-    over_price: int | None = None
-    under_price: int | None = None
+    line: LinePoints
+    over_price: AmericanOdds | None = None
+    under_price: AmericanOdds | None = None
     snapshot_at: datetime
-    opening_line: float | None = Field(default=None, gt=0, lt=100)
-
-    @field_validator("over_price", "under_price")
-    @classmethod
-    def _american_odds(cls, price: int | None) -> int | None:
-        if price is not None and not is_american_odds(price):
-            raise ValueError(f"{price} is not American odds (<= -100 or >= +100)")
-        return price
+    opening_line: LinePoints | None = None
 
 
 class PredictionRequest(_Strict):

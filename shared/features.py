@@ -60,8 +60,8 @@ The long-memory history features (`HISTORY_FEATURES`; not V8: feature set "v8his
 - minutes_last_game: minutes of the latest window game (NaN without games).
 - days_since_last_game: D minus the latest window game's date (NaN without games).
 
-A valid line is a finite number strictly between `LINE_MIN` and `LINE_MAX` (the contract's bounds);
-anything else counts as no line, in training and in serving alike.
+A valid line is what `shared.lines.valid_line` accepts; anything else counts as no line, in
+training and in serving alike.
 """
 
 from __future__ import annotations
@@ -78,6 +78,7 @@ import pandas as pd
 
 from shared.contracts import HistoryTable, PredictionRequest
 from shared.errors import PoisonMessage
+from shared.lines import valid_line
 
 FEATURE_SET = "v8"
 
@@ -185,8 +186,6 @@ INJURY_RISK: dict[str, float] = {
     "OUT": 1.0,
 }
 
-LINE_MIN = 0.0
-LINE_MAX = 100.0
 FATIGUE_MINUTES = 144.0
 REST_DAYS_CAP = 7.0
 
@@ -204,13 +203,6 @@ def history_params(game_date: date, player_ids: Iterable[int]) -> dict[str, Any]
         "player_ids": sorted({int(p) for p in player_ids}),
         "max_games": HISTORY_MAX_GAMES,
     }
-
-
-def valid_line(values: npt.ArrayLike) -> npt.NDArray[np.bool_]:
-    """True where a value is a usable betting line (finite, inside the contract's bounds)."""
-    arr = np.asarray(values, dtype=np.float64)
-    with np.errstate(invalid="ignore"):
-        return np.isfinite(arr) & (arr > LINE_MIN) & (arr < LINE_MAX)
 
 
 # -- input normalisation ----------------------------------------------------------------------------

@@ -1,10 +1,27 @@
-"""Choosing one real line per player and game. There is no fallback value: no line means NO_LINE."""
+"""The one bookmaker policy: which lines and prices count and whose line a player gets.
+
+Serving (request building), training and grading all go through these rules. The pre-tip cut-off
+(only snapshots taken before tip-off count; without a tip-off time, before 16:00 UTC on the game
+date) runs inside the queries: it is the `PRETIP_CUTOFFS` view, read by lines.sql and slate.sql.
+There is no fallback line: a player without a valid line gets NO_LINE.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Annotated, Final
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
+from pydantic import AfterValidator, Field
+
+# A line is a points total strictly between these bounds; anything else is no line.
+LINE_MIN: Final = 0.0
+LINE_MAX: Final = 100.0
+DEFAULT_BOOKMAKER_PRIORITY: Final = ("draftkings", "fanduel", "betmgm", "caesars")
+# The view (shared/sql/pretip_cutoffs_view.sql) holding every game's cut-off.
+PRETIP_CUTOFFS: Final = "pretip_cutoffs"
 
 LINE_COLUMNS = [
     "player_id",
@@ -18,13 +35,38 @@ LINE_COLUMNS = [
 ]
 
 
+def valid_line(values: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+    """True where a value is a usable betting line: finite and strictly between the bounds."""
+    arr = np.asarray(values, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(arr) & (arr > LINE_MIN) & (arr < LINE_MAX)
+
+
+def is_american_odds(price: int) -> bool:
+    """American odds are -100 or shorter, or +100 or longer; a price in between (0, -50, +99) is no
+    price at all and would make the profit of a win meaningless. grade.sql applies the same rule."""
+    return abs(price) >= 100
+
+
+def _american_odds(price: int) -> int:
+    if not is_american_odds(price):
+        raise ValueError(f"{price} is not American odds (<= -100 or >= +100)")
+    return price
+
+
+# The contract's field types for a line and a price.
+LinePoints = Annotated[float, Field(gt=LINE_MIN, lt=LINE_MAX)]
+AmericanOdds = Annotated[int, AfterValidator(_american_odds)]
+
+
 def choose_lines(lines: pd.DataFrame, bookmaker_priority: Sequence[str]) -> pd.DataFrame:
-    """One row per (player_id, game_id): the bookmaker earliest in the priority list wins; books not
-    in the list come after it, most recent snapshot first. Rows without a positive line are dropped.
-    """
+    """One row per (player_id, game_id) of lines.sql's rows: among the valid lines, the bookmaker
+    earliest in the priority list wins; books not in the list come after it, most recent snapshot
+    first. An opening line that is not a valid line is left out (NaN)."""
     if lines.empty:
         return pd.DataFrame(columns=LINE_COLUMNS)
-    frame = lines.loc[lines["line"].notna() & (lines["line"] > 0)].copy()
+    frame = lines.loc[valid_line(lines["line"])].copy()
+    frame["opening_line"] = frame["opening_line"].where(valid_line(frame["opening_line"]))
     rank = {book.lower(): i for i, book in enumerate(bookmaker_priority)}
     frame["_rank"] = frame["bookmaker"].str.lower().map(rank).fillna(len(rank)).astype(int)
     frame = frame.sort_values(

@@ -41,7 +41,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from shared.context_features import FEATURE_SETS
 from shared.errors import ModelMismatch, ModelMissing
-from shared.features import FEATURE_SET, feature_set_hash, valid_line
+from shared.features import FEATURE_SET, feature_set_hash
+from shared.lines import valid_line
 
 FORMAT_VERSION = 1
 MODEL_FILE = "model.cbm"

@@ -9,7 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from coordinator.grading import Grader
-from shared.contracts import LineQuote, is_american_odds
+from shared.contracts import LineQuote
+from shared.lines import is_american_odds
 from shared.settings import Settings
 from shared.warehouse import Warehouse
 from tests.support.grading import recording_manager
