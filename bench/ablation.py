@@ -101,7 +101,7 @@ def run_ablation(
     warehouse = DuckDbWarehouse(league_file, read_only=True)
     try:
         load = BatchCoordinator(warehouse, _NoPublisher(), settings).load(game_date, "bench-ablation")
-        slate = warehouse.query("slate", {"game_date": game_date})
+        slate = warehouse.query("slate", {"start_date": game_date, "end_date": game_date, "rostered": True})
     finally:
         warehouse.close()
     # Through JSON, as the worker receives them.

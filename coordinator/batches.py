@@ -214,14 +214,14 @@ class BatchCoordinator:
             metrics.query_seconds[name] = round(time.monotonic() - t0, 4)
             return frame
 
-        slate = timed("slate", {"game_date": game_date})
+        slate = timed("slate", {"start_date": game_date, "end_date": game_date, "rostered": True})
         if slate.empty:
             history = lines = pd.DataFrame()
         else:
             player_ids = [int(p) for p in slate["player_id"].unique()]
             # The history window is part of the feature definition, shared with training: not a knob.
             history = timed("history", history_params(game_date, player_ids))
-            lines = timed("lines", {"game_date": game_date, "player_ids": player_ids})
+            lines = timed("lines", {"start_date": game_date, "end_date": game_date, "player_ids": player_ids})
         load = plan_slate(
             slate,
             history,

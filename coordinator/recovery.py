@@ -128,7 +128,9 @@ class Recovery:
         move since /start shows up here as a missing (or no longer listed) player.
         """
         slate = self._warehouse.records(
-            "slate", {"game_date": game_date}, timeout_s=self._settings.query_timeout_s
+            "slate",
+            {"start_date": game_date, "end_date": game_date, "rostered": True},
+            timeout_s=self._settings.query_timeout_s,
         )
         latest = self._results(batch_id, game_date)
 

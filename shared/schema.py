@@ -453,7 +453,7 @@ TABLES: tuple[Table, ...] = (
 )
 
 # Views are SQL files in shared/sql (BigQuery dialect), created after the tables.
-VIEWS: tuple[str, ...] = ("predictions", "graded_predictions")
+VIEWS: tuple[str, ...] = ("predictions", "graded_predictions", "pretip_cutoffs")
 
 
 def table(name: str) -> Table:

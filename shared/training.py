@@ -1,11 +1,10 @@
 """Training data built from the warehouse through the serving code.
 
-Targets are every played player-game in the window, with the context slate.sql gives a slate player
-(training_context.sql computes the same aggregates for every game at once); lines go through
-training_lines.sql (lines.sql for a window) and the same `choose_lines`; history comes from the very
-history.sql the coordinator runs, asked for every game instead of the last few; and the features
-come from the one `compute_features`, which cuts each target's history to the serving window. The
-training-parity test checks that a past date gives the same feature vectors both ways.
+Targets are every played player-game in the window, from the very slate.sql the coordinator runs
+(who played instead of who is rostered, a window instead of one night); lines from the same
+lines.sql and `choose_lines`; history from history.sql, asked for every game instead of the last
+few; features from the one `compute_features`, which cuts each target's history to the serving
+window. The training-parity test checks that a past date gives the same feature vectors both ways.
 """
 
 from __future__ import annotations
@@ -54,8 +53,9 @@ def load_training_targets(
 ) -> pd.DataFrame:
     """Every played player-game in [start, end] with its pre-game context and chosen line."""
     window = {"start_date": start, "end_date": end}
-    targets = warehouse.query("training_context", window)
-    lines = choose_lines(warehouse.query("training_lines", window), bookmaker_priority)
+    targets = warehouse.query("slate", {**window, "rostered": False})
+    player_ids = sorted(int(p) for p in targets["player_id"].unique())
+    lines = choose_lines(warehouse.query("lines", {**window, "player_ids": player_ids}), bookmaker_priority)
     chosen = lines[["player_id", "game_id", "bookmaker", "line", "opening_line"]]
     merged = targets.merge(chosen, on=["player_id", "game_id"], how="left", validate="one_to_one")
     return merged.reset_index(drop=True)

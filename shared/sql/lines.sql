@@ -1,17 +1,15 @@
--- For every slate player and bookmaker: the latest line snapshot taken before tip-off, and that
--- bookmaker's opening line. Which bookmaker wins is decided by the configured priority afterwards.
--- Without a tip-off time (schedule.tipoff_utc NULL, as for every imported game) the cutoff is the
--- game date at 16:00 UTC (11:00 US Eastern in winter, noon in summer), no later than any regular
--- NBA tip-off: a later snapshot may be an in-game line. The same rule holds in
--- training_lines.sql and for injury reports in slate.sql.
--- params: game_date DATE, player_ids ARRAY<INT64>
+-- For every game with @start_date <= game_date <= @end_date, every player of @player_ids and every
+-- bookmaker: the latest line snapshot taken before the game's pre-tip cut-off (pretip_cutoffs) and
+-- that bookmaker's opening line. Serving asks for one night (start = end), training for its window;
+-- which bookmaker's line counts is decided afterwards by shared/lines.py (choose_lines).
+-- params: start_date DATE, end_date DATE, player_ids ARRAY<INT64>
 WITH snaps AS (
   SELECT l.player_id, l.game_id, l.bookmaker, l.line, l.over_price, l.under_price, l.snapshot_at
   FROM prop_line_snapshots AS l
-  JOIN schedule AS g ON g.game_id = l.game_id AND g.game_date = @game_date
-  WHERE l.game_date = @game_date
+  JOIN pretip_cutoffs AS c ON c.game_id = l.game_id AND c.game_date BETWEEN @start_date AND @end_date
+  WHERE l.game_date BETWEEN @start_date AND @end_date
     AND l.player_id IN UNNEST(@player_ids)
-    AND l.snapshot_at < COALESCE(g.tipoff_utc, TIMESTAMP(DATETIME(g.game_date, TIME(16, 0, 0)), 'UTC'))
+    AND l.snapshot_at < c.cutoff_utc
 )
 SELECT
   player_id,
@@ -27,4 +25,4 @@ SELECT
   ) AS opening_line
 FROM snaps
 QUALIFY ROW_NUMBER() OVER (PARTITION BY player_id, game_id, bookmaker ORDER BY snapshot_at DESC) = 1
-ORDER BY player_id, bookmaker
+ORDER BY player_id, game_id, bookmaker

@@ -90,7 +90,7 @@ def test_every_job_carries_its_limit_as_job_timeout_ms() -> None:
     warehouse, client = make(default_timeout_s=42)
 
     warehouse.create_schema()
-    warehouse.query("slate", {"game_date": GAME_DATE}, timeout_s=7)
+    warehouse.query("slate", {"start_date": GAME_DATE, "end_date": GAME_DATE, "rostered": True}, timeout_s=7)
     warehouse.execute("batch_update", batch_update_params(status="running"))
     warehouse.append("batches", [{"batch_id": "b", "game_date": GAME_DATE, "status": "loading",
                                   "expected": 0, "published": 0, "skipped": 0,
@@ -109,7 +109,9 @@ def test_a_query_that_never_finishes_is_cancelled_and_raises_query_timeout() -> 
     warehouse, client = make(plan_for("FROM schedule", JobPlan(polls_until_done=None)))
 
     with pytest.raises(QueryTimeout) as raised:
-        warehouse.query("slate", {"game_date": GAME_DATE}, timeout_s=0.3)
+        warehouse.query(
+            "slate", {"start_date": GAME_DATE, "end_date": GAME_DATE, "rostered": True}, timeout_s=0.3
+        )
 
     assert (raised.value.query, raised.value.timeout_s) == ("slate", 0.3)
     assert raised.value.elapsed_s >= 0.3
@@ -125,7 +127,9 @@ def test_a_job_insert_that_outlasts_the_limit_is_cancelled_by_the_id_it_was_give
     warehouse, client = make(plan_for("FROM schedule", JobPlan(insert_hangs=True)))
 
     with pytest.raises(QueryTimeout) as raised:
-        warehouse.query("slate", {"game_date": GAME_DATE}, timeout_s=0.2)
+        warehouse.query(
+            "slate", {"start_date": GAME_DATE, "end_date": GAME_DATE, "rostered": True}, timeout_s=0.2
+        )
 
     assert raised.value.query == "slate"
     assert client.jobs == []  # the insert never returned a job
@@ -204,7 +208,7 @@ def test_a_result_page_that_never_answers_ends_in_query_timeout_at_the_limit() -
 def test_a_statement_runs_as_written_in_its_file_against_the_default_dataset() -> None:
     warehouse, client = make()
 
-    warehouse.query("lines", {"game_date": GAME_DATE, "player_ids": [3, 1]})
+    warehouse.query("lines", {"start_date": GAME_DATE, "end_date": GAME_DATE, "player_ids": [3, 1]})
 
     (submitted,) = client.submitted
     assert submitted.sql == statement("lines").bigquery

@@ -26,10 +26,10 @@ PRIORITY = Settings().bookmaker_priority
 
 
 def tonight(wh: DuckDbWarehouse, day: date) -> list[PredictionRequest]:
-    slate = wh.query("slate", {"game_date": day})
+    slate = wh.query("slate", {"start_date": day, "end_date": day, "rostered": True})
     ids = [int(p) for p in slate["player_id"]]
     history = wh.query("history", history_params(day, ids))
-    lines = wh.query("lines", {"game_date": day, "player_ids": ids})
+    lines = wh.query("lines", {"start_date": day, "end_date": day, "player_ids": ids})
     return plan_slate(
         slate, history, lines, batch_id="ctx-test", bookmaker_priority=PRIORITY, min_history_games=0
     ).requests

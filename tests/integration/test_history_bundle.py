@@ -39,10 +39,14 @@ def test_a_v8hist_bundle_loads_by_its_manifest_and_the_worker_predicts_with_it(
     with pytest.raises(ModelMismatch, match="v8hist"):
         ModelBundle.load(v8hist_dir, expected_feature_set="v8")
 
-    slate = league_warehouse.query("slate", {"game_date": game_date})
+    slate = league_warehouse.query(
+        "slate", {"start_date": game_date, "end_date": game_date, "rostered": True}
+    )
     ids = [int(p) for p in slate["player_id"]]
     history = league_warehouse.query("history", history_params(game_date, ids))
-    lines = league_warehouse.query("lines", {"game_date": game_date, "player_ids": ids})
+    lines = league_warehouse.query(
+        "lines", {"start_date": game_date, "end_date": game_date, "player_ids": ids}
+    )
     requests = plan_slate(
         slate, history, lines, batch_id="hist-test", bookmaker_priority=PRIORITY, min_history_games=0
     ).requests

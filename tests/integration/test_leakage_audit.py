@@ -3,12 +3,13 @@
 For a few dates D of the generated league (real arenas, tip-offs, birth dates, lines, injury
 reports), every feature of every feature set (the 33 V8 features, the 13 context features of
 "v8ctx", the 11 long-memory history features of "v8hist") is computed through the training path
-(training_context.sql, history.sql, `feature_columns`) and through the serving path (slate.sql,
-history.sql, lines.sql, `plan_slate`, the message as JSON, `request_features`). Then everything
-on or after D is destroyed — box scores and team aggregates of D scrambled, later ones deleted,
-injury reports and line snapshots after tip-off added, later ones deleted — and both paths must give
-the same vectors again, bit for bit. The schedule itself is kept: it is published before the season,
-and the forward-schedule features read dates, never results.
+(slate.sql and lines.sql over a window, history.sql, `feature_columns`) and through the serving
+path (the same statements for one night, `plan_slate`, the message as JSON,
+`request_features`). Then everything on or after D is destroyed — box scores and team aggregates
+of D scrambled, later ones deleted, injury reports and line snapshots after tip-off added, later
+ones deleted — and both paths must give the same vectors again, bit for bit. The schedule itself is
+kept: it is published before the season, and the forward-schedule features read dates, never
+results.
 
 A control perturbs the last game *before* D instead and checks the features do move: the audit
 would notice a leak.
@@ -51,10 +52,10 @@ def training_features(wh: DuckDbWarehouse, day: date) -> pd.DataFrame:
 
 
 def serving_features(wh: DuckDbWarehouse, day: date) -> pd.DataFrame:
-    slate = wh.query("slate", {"game_date": day})
+    slate = wh.query("slate", {"start_date": day, "end_date": day, "rostered": True})
     ids = [int(p) for p in slate["player_id"]]
     history = wh.query("history", history_params(day, ids))
-    lines = wh.query("lines", {"game_date": day, "player_ids": ids})
+    lines = wh.query("lines", {"start_date": day, "end_date": day, "player_ids": ids})
     rows = []
     for request in plan_slate(
         slate, history, lines, batch_id=f"audit-{day}", bookmaker_priority=PRIORITY, min_history_games=0

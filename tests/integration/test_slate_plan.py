@@ -17,12 +17,16 @@ from shared.warehouse.duckdb import DuckDbWarehouse
 def test_every_slate_player_ends_as_exactly_one_request_skip_or_rejection_and_out_is_a_skip(
     league_warehouse: DuckDbWarehouse, game_date: date, settings: Settings
 ) -> None:
-    slate = league_warehouse.query("slate", {"game_date": game_date})
+    slate = league_warehouse.query(
+        "slate", {"start_date": game_date, "end_date": game_date, "rostered": True}
+    )
     first = int(slate.at[0, "player_id"])
     slate.loc[0, "injury_status"] = " out "  # statuses compare trimmed, in upper case
     ids = [int(p) for p in slate["player_id"]]
     history = league_warehouse.query("history", history_params(game_date, ids))
-    lines = league_warehouse.query("lines", {"game_date": game_date, "player_ids": ids})
+    lines = league_warehouse.query(
+        "lines", {"start_date": game_date, "end_date": game_date, "player_ids": ids}
+    )
 
     load = plan_slate(
         slate,
@@ -46,11 +50,17 @@ def test_every_slate_player_ends_as_exactly_one_request_skip_or_rejection_and_ou
 def test_an_out_row_that_skips_the_eligibility_rule_is_refused_by_the_contract(
     league_warehouse: DuckDbWarehouse, game_date: date
 ) -> None:
-    slate = league_warehouse.query("slate", {"game_date": game_date}).head(1).copy()
+    slate = (
+        league_warehouse.query("slate", {"start_date": game_date, "end_date": game_date, "rostered": True})
+        .head(1)
+        .copy()
+    )
     slate.loc[:, "injury_status"] = "OUT"
     ids = [int(p) for p in slate["player_id"]]
     history = league_warehouse.query("history", history_params(game_date, ids))
-    lines = league_warehouse.query("lines", {"game_date": game_date, "player_ids": ids}).head(0)
+    lines = league_warehouse.query(
+        "lines", {"start_date": game_date, "end_date": game_date, "player_ids": ids}
+    ).head(0)
 
     with pytest.raises(ValidationError, match="injury_status"):
         build_requests(slate, history, lines, batch_id="b-out")
@@ -60,7 +70,9 @@ def test_an_out_row_that_skips_the_eligibility_rule_is_refused_by_the_contract(
 
 
 def test_an_empty_slate_plans_nothing(league_warehouse: DuckDbWarehouse) -> None:
-    slate = league_warehouse.query("slate", {"game_date": date(1999, 1, 1)})
+    slate = league_warehouse.query(
+        "slate", {"start_date": date(1999, 1, 1), "end_date": date(1999, 1, 1), "rostered": True}
+    )
     load = plan_slate(
         slate,
         slate,

@@ -3,8 +3,8 @@
 Serving: slate.sql, history.sql and lines.sql through `warehouse.query`, `choose_lines`,
 `plan_slate`, the message through JSON, `frames_from_request`, `compute_features`.
 Compared: V8 and the long-memory history features (feature set "v8hist"), the whole history window.
-Training: training_context.sql, training_lines.sql, history.sql over the whole window,
-`choose_lines`, `compute_features` over every played game at once.
+Training: slate.sql (who played) and lines.sql over the whole window, history.sql over the whole
+window, `choose_lines`, `compute_features` over every played game at once.
 
 The warehouse is a small hand-made league (DuckDB in memory) with the awkward cases on purpose:
 two seasons and a playoff round, games without shot zones, rows without FGA, players ruled OUT
@@ -241,10 +241,10 @@ def serve(
     warehouse: DuckDbWarehouse, day: date
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[PredictionRequest]]:
     """The coordinator's three queries and the worker's feature step, for one date."""
-    slate = warehouse.query("slate", {"game_date": day})
+    slate = warehouse.query("slate", {"start_date": day, "end_date": day, "rostered": True})
     ids = [int(p) for p in slate["player_id"]]
     history = warehouse.query("history", history_params(day, ids))
-    lines = warehouse.query("lines", {"game_date": day, "player_ids": ids})
+    lines = warehouse.query("lines", {"start_date": day, "end_date": day, "player_ids": ids})
     requests = plan_slate(
         slate, history, lines, batch_id=f"parity-{day}", bookmaker_priority=PRIORITY, min_history_games=0
     ).requests
@@ -296,8 +296,8 @@ def test_serving_and_training_give_every_player_who_played_the_same_features(
         assert not missing, f"{day}: played but not served: {sorted(missing)}"
         served_rows = served.loc[trained.index]
         # Features from history and lines are bit-for-bit equal. Those from the SQL team aggregates
-        # may differ in the last bit: slate.sql sums with GROUP BY, training_context.sql with window
-        # frames, and floating-point addition depends on the order.
+        # may differ in the last bit: the same window frame summed within one night's rows and within
+        # the whole window's adds in another order, and floating-point addition depends on it.
         exact = [c for c in V8HIST_FEATURES if c not in FROM_SQL_AGGREGATES]
         pd.testing.assert_frame_equal(served_rows[exact], trained[exact], check_exact=True, obj=str(day))
         pd.testing.assert_frame_equal(
@@ -321,16 +321,27 @@ def test_serving_and_training_give_every_player_who_played_the_same_features(
     assert everything["days_since_last_game"].max() > 30  # across the off-season
 
 
-def test_training_context_equals_the_slate_context_for_every_player_who_played(
+def test_the_window_query_gives_every_night_the_rows_the_nightly_query_gives(
     warehouse: DuckDbWarehouse, league: dict[str, pd.DataFrame]
 ) -> None:
+    days = pd.to_datetime(league["schedule"]["game_date"]).dt.date
+    window = {"start_date": days.min(), "end_date": days.max()}
+    played = warehouse.query("slate", {**window, "rostered": False})
+    everyone = sorted(set(league["players"]["player_id"]) | set(played["player_id"]))
+    every_line = warehouse.query("lines", {**window, "player_ids": everyone})
     for day in parity_dates(league["schedule"]):
-        slate = warehouse.query("slate", {"game_date": day})
-        context = warehouse.query("training_context", {"start_date": day, "end_date": day})
+        night = {"start_date": day, "end_date": day}
+        slate = warehouse.query("slate", {**night, "rostered": True})
+        context = played.loc[played["game_date"] == pd.Timestamp(day)]
         joined = context.merge(
             slate, on=["player_id", "game_id"], suffixes=("_training", "_slate"), validate="1:1"
         )
-        assert len(joined) == len(context), day
+        assert len(joined) == len(context) > 0, day
+        # Lines: the night's query for the slate's players holds the window query's rows of that night.
+        lines = warehouse.query("lines", {**night, "player_ids": sorted(set(slate["player_id"]))})
+        of_night = every_line.loc[every_line["game_id"].isin(set(slate["game_id"]))]
+        of_night = of_night.loc[of_night["player_id"].isin(set(slate["player_id"]))]
+        pd.testing.assert_frame_equal(lines, of_night.reset_index(drop=True), check_exact=True, obj=str(day))
         for column in [*CONTEXT, "season", "phase", "team_id", "opponent_team_id", "is_home"]:
             left = joined[f"{column}_training"]
             right = joined[f"{column}_slate"]

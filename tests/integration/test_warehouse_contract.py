@@ -19,6 +19,7 @@ import pytest
 
 from shared.features import HISTORY_MAX_GAMES, history_params
 from shared.outcomes import Outcome, outcome_row
+from shared.training import load_training_targets
 from shared.warehouse import Warehouse
 from shared.warehouse.bigquery import BigQueryWarehouse
 from shared.warehouse.duckdb import DuckDbWarehouse
@@ -164,7 +165,8 @@ def progress(warehouse: Warehouse, batch_id: str) -> dict[str, int]:
 
 
 def slate_players(warehouse: Warehouse) -> list[int]:
-    slate = warehouse.query("slate", {"game_date": small_night().game_date})
+    night = small_night().game_date
+    slate = warehouse.query("slate", {"start_date": night, "end_date": night, "rostered": True})
     return sorted(int(p) for p in slate["player_id"])
 
 
@@ -186,7 +188,9 @@ def test_creating_the_schema_again_keeps_the_rows_already_written(warehouse: War
 
 def test_the_slate_holds_every_rostered_player_of_the_night_once(seeded: Warehouse) -> None:
     night = small_night()
-    slate = seeded.query("slate", {"game_date": night.game_date})
+    slate = seeded.query(
+        "slate", {"start_date": night.game_date, "end_date": night.game_date, "rostered": True}
+    )
 
     playing = night.frames["schedule"].loc[lambda s: s["game_date"] == pd.Timestamp(night.game_date)]
     teams = set(playing["home_team_id"]) | set(playing["away_team_id"])
@@ -213,7 +217,9 @@ def test_lines_are_one_pre_tip_snapshot_per_player_and_bookmaker(seeded: Warehou
     night = small_night()
     players = slate_players(seeded)
 
-    lines = seeded.query("lines", {"game_date": night.game_date, "player_ids": players})
+    lines = seeded.query(
+        "lines", {"start_date": night.game_date, "end_date": night.game_date, "player_ids": players}
+    )
 
     assert not lines.empty
     assert set(lines["player_id"]) <= set(players)
@@ -222,7 +228,8 @@ def test_lines_are_one_pre_tip_snapshot_per_player_and_bookmaker(seeded: Warehou
 
 
 def test_an_empty_player_list_returns_no_lines(seeded: Warehouse) -> None:
-    lines = seeded.query("lines", {"game_date": small_night().game_date, "player_ids": []})
+    night = small_night().game_date
+    lines = seeded.query("lines", {"start_date": night, "end_date": night, "player_ids": []})
 
     assert lines.empty
 
@@ -281,16 +288,15 @@ def _tipoff_night(warehouse: Warehouse) -> None:
 
 def _cutoff_view(warehouse: Warehouse) -> dict[str, dict[int, object]]:
     """What serving and training see of each player: the chosen line and the injury status."""
-    window = {"start_date": GAME_DATE, "end_date": GAME_DATE}
-    lines = warehouse.query("lines", {"game_date": GAME_DATE, "player_ids": [7, 8]})
-    training_lines = warehouse.query("training_lines", window)
-    slate = warehouse.query("slate", {"game_date": GAME_DATE})
-    context = warehouse.query("training_context", window)
+    night = {"start_date": GAME_DATE, "end_date": GAME_DATE}
+    lines = warehouse.query("lines", {**night, "player_ids": [7, 8]})
+    slate = warehouse.query("slate", {**night, "rostered": True})
+    targets = load_training_targets(warehouse, GAME_DATE, GAME_DATE, ["fanduel"])
     return {
         "lines": {int(r.player_id): float(r.line) for r in lines.itertuples()},
-        "training_lines": {int(r.player_id): float(r.line) for r in training_lines.itertuples()},
+        "training_lines": {int(r.player_id): float(r.line) for r in targets.itertuples()},
         "slate": {int(r.player_id): r.injury_status for r in slate.itertuples()},
-        "training_context": {int(r.player_id): r.injury_status for r in context.itertuples()},
+        "training_context": {int(r.player_id): r.injury_status for r in targets.itertuples()},
     }
 
 
@@ -351,10 +357,13 @@ def _night_reads(warehouse: Warehouse) -> dict[str, tuple[dict[str, Any], list[s
     night = small_night()
     players = slate_players(warehouse)
     return {
-        "slate": ({"game_date": night.game_date}, ["player_id"]),
+        "slate": (
+            {"start_date": night.game_date, "end_date": night.game_date, "rostered": True},
+            ["player_id"],
+        ),
         "history": (history_params(night.game_date, players), ["player_id", "game_date"]),
         "lines": (
-            {"game_date": night.game_date, "player_ids": players},
+            {"start_date": night.game_date, "end_date": night.game_date, "player_ids": players},
             ["player_id", "game_id", "bookmaker"],
         ),
     }
@@ -554,7 +563,9 @@ def test_a_key_loaded_again_under_another_partition_date_keeps_its_first_row(war
     warehouse.load_frame("schedule", pd.DataFrame([game("G1", later, 1, 2), game("G2", later, 3, 4)]))
 
     def games_on(day: date) -> list[str]:
-        return sorted(set(warehouse.query("slate", {"game_date": day})["game_id"]))
+        return sorted(
+            set(warehouse.query("slate", {"start_date": day, "end_date": day, "rostered": True})["game_id"])
+        )
 
     assert (games_on(first), games_on(later)) == (["G1"], ["G2"])
 

@@ -20,7 +20,7 @@ def test_every_statement_declares_exactly_the_parameters_it_uses_and_transpiles(
 
 def test_a_call_with_a_misspelled_parameter_is_refused() -> None:
     with pytest.raises(ValueError, match="expected parameters"):
-        check_params(statement("lines"), {"game_date": None, "player_id": []})
+        check_params(statement("lines"), {"start_date": None, "end_date": None, "player_id": []})
 
 
 def test_sql_never_interpolates_values() -> None:
