@@ -46,6 +46,7 @@ import pandas as pd
 
 from shared.context_features import feature_names, union_of
 from shared.features import HISTORY_LOOKBACK_DAYS, HISTORY_MAX_GAMES, TARGET_COLUMNS
+from shared.lines import DEFAULT_BOOKMAKER_PRIORITY
 from shared.model import (
     DEFAULT_DEPTH,
     DEFAULT_ITERATIONS,
@@ -98,7 +99,7 @@ class EvaluationConfig:
     seed: int = 0
     thread_count: int = 2
     edge_threshold: float = 1.5
-    bookmaker_priority: tuple[str, ...] = ("draftkings", "fanduel", "betmgm", "caesars")
+    bookmaker_priority: tuple[str, ...] = DEFAULT_BOOKMAKER_PRIORITY
 
 
 @dataclass

@@ -1,9 +1,9 @@
 """Context features beyond V8 — travel, team pace, the schedule ahead, age — and the feature sets.
 
 Pure functions, no I/O, no clock, shared by the coordinator (which carries the values to the worker
-in `PredictionRequest.context`) and by training (which computes them from training_context.sql with
-the same function: the parity test compares the two). Inputs, all as of before the game, come from
-the slate query (slate.sql) or, for every played game at once, from training_context.sql:
+in `PredictionRequest.context`) and by training (which computes them from slate.sql over its window
+with the same function: the parity test compares the two). Inputs, all as of before the game, come
+from slate.sql, for one night or for every played game of a window at once:
 
 - ``team_games``: the team's scheduled games dated D-21 ... D+14 (this game included), each a
   mapping with ``game_date``, ``tipoff_utc``, ``is_home`` and the arena's ``arena_lat``,
@@ -243,8 +243,7 @@ def _schedule_features(day: date, games: Sequence[Mapping[str, Any]]) -> dict[st
 def context_features(frame: pd.DataFrame) -> pd.DataFrame:
     """One row of `CONTEXT_FEATURES` (float64, NaN where unknown) per row of ``frame``.
 
-    ``frame`` has `CONTEXT_INPUT_COLUMNS` (one row per player and game, as slate.sql or
-    training_context.sql return them).
+    ``frame`` has `CONTEXT_INPUT_COLUMNS` (one row per player and game, as slate.sql returns them).
     """
     missing = [c for c in CONTEXT_INPUT_COLUMNS if c not in frame.columns]
     if missing:

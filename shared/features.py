@@ -150,7 +150,7 @@ HISTORY_LOOKBACK_DAYS = 550
 
 HISTORY_COLUMNS: tuple[str, ...] = ("player_id", *HistoryTable.model_fields)
 
-# Season-to-date team and opponent context of a game, as the slate query and training_context.sql give it.
+# Season-to-date team and opponent context of a game, as slate.sql gives it.
 CONTEXT_COLUMNS: tuple[str, ...] = (
     "team_pace",
     "team_off_rating",

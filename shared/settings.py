@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from shared.lines import DEFAULT_BOOKMAKER_PRIORITY
+
 
 class WarehouseBackend(StrEnum):
     DUCKDB = "duckdb"
@@ -66,7 +68,7 @@ class Settings(BaseSettings):
     query_timeout_s: float = Field(default=120.0, gt=0, le=6 * 3600)
     min_history_games: int = Field(default=3, ge=0, le=82)
     bookmaker_priority: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["draftkings", "fanduel", "betmgm", "caesars"]
+        default_factory=lambda: list(DEFAULT_BOOKMAKER_PRIORITY)
     )
     league_timezone: str = "America/New_York"
     stall_after_s: float = Field(default=900.0, gt=0)

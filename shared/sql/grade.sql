@@ -66,7 +66,8 @@ resulted AS (
         OR (j.recommendation = 'UNDER' AND j.box_points < j.line) THEN 'correct'
       ELSE 'incorrect'
     END AS result,
-    -- A price between -100 and +100 (0, -50) is not American odds: no price, so no profit.
+    -- A price between -100 and +100 (0, -50) is not American odds (shared/lines.py's
+    -- is_american_odds, the same rule): no price, so no profit.
     CASE
       WHEN j.recommendation = 'OVER' AND ABS(j.over_price) >= 100 THEN j.over_price
       WHEN j.recommendation = 'UNDER' AND ABS(j.under_price) >= 100 THEN j.under_price
