@@ -62,11 +62,15 @@ AmericanOdds = Annotated[int, AfterValidator(_american_odds)]
 def choose_lines(lines: pd.DataFrame, bookmaker_priority: Sequence[str]) -> pd.DataFrame:
     """One row per (player_id, game_id) of lines.sql's rows: among the valid lines, the bookmaker
     earliest in the priority list wins; books not in the list come after it, most recent snapshot
-    first. An opening line that is not a valid line is left out (NaN)."""
+    first. An opening line that is no valid line, and a price that is no American odds, are left
+    out (NA), so every chosen row is a line the contract accepts."""
     if lines.empty:
         return pd.DataFrame(columns=LINE_COLUMNS)
     frame = lines.loc[valid_line(lines["line"])].copy()
     frame["opening_line"] = frame["opening_line"].where(valid_line(frame["opening_line"]))
+    for side in ("over_price", "under_price"):
+        prices = frame[side].astype("Int64")
+        frame[side] = prices.where(prices.fillna(0).map(is_american_odds).astype(bool))
     rank = {book.lower(): i for i, book in enumerate(bookmaker_priority)}
     frame["_rank"] = frame["bookmaker"].str.lower().map(rank).fillna(len(rank)).astype(int)
     frame = frame.sort_values(

@@ -92,6 +92,35 @@ def test_an_opening_line_outside_the_bounds_is_dropped_and_the_line_kept() -> No
     assert frame["line"].tolist() == [24.5] and frame["opening_line"].isna().all()
 
 
+def test_a_price_that_is_no_american_odds_is_dropped_and_the_line_kept() -> None:
+    rows = [{**snapshot(1, "fanduel", 24.5), "over_price": -50, "under_price": None}]
+    frame = choose_lines(pd.DataFrame(rows), ["fanduel"])
+    assert frame["line"].tolist() == [24.5]
+    assert frame["over_price"].isna().all() and frame["under_price"].isna().all()
+    kept = choose_lines(pd.DataFrame([{**rows[0], "over_price": 120, "under_price": -100}]), ["fanduel"])
+    assert (kept["over_price"].tolist(), kept["under_price"].tolist()) == ([120], [-100])
+
+
+def test_every_chosen_row_is_a_line_the_contract_accepts() -> None:
+    rng = np.random.default_rng(5)
+    rows = [
+        {
+            **snapshot(int(p), str(rng.choice(["draftkings", "fanduel", "pinnacle"])), float(line)),
+            "opening_line": float(opening),
+            "over_price": int(rng.integers(-300, 300)),
+            "under_price": int(rng.integers(-300, 300)),
+        }
+        for p, line, opening in zip(
+            rng.integers(1, 40, 400), rng.uniform(-20, 130, 400), rng.uniform(-20, 130, 400), strict=True
+        )
+    ]
+    frame = choose_lines(pd.DataFrame(rows), ["fanduel", "draftkings"])
+    assert 0 < len(frame) < 40
+    for row in frame.to_dict("records"):
+        quote = {k: None if pd.isna(v) else v for k, v in row.items() if k not in ("player_id", "game_id")}
+        LineQuote.model_validate(quote)
+
+
 def test_one_row_per_player_and_game_in_the_line_columns() -> None:
     rows = [snapshot(p, b, 20.5 + p) for p in (2, 1) for b in ("fanduel", "draftkings")]
     frame = choose_lines(pd.DataFrame(rows), ["draftkings"])
