@@ -1,9 +1,10 @@
 """The one bookmaker policy: which lines and prices count and whose line a player gets.
 
-Serving (request building), training and grading all go through these rules. The pre-tip cut-off
-(only snapshots taken before tip-off count; without a tip-off time, before 16:00 UTC on the game
-date) runs inside the queries: it is the `PRETIP_CUTOFFS` view, read by lines.sql and slate.sql.
-There is no fallback line: a player without a valid line gets NO_LINE.
+Serving (request building and the contract) and training go through these rules; grading applies
+the odds rule in grade.sql, held to `is_american_odds` by the grading tests. The pre-tip cut-off
+(a snapshot counts only if taken before tip-off or, without a tip-off time, before 16:00 UTC of the
+game date) runs in the queries: the `PRETIP_CUTOFFS` view, read by lines.sql and slate.sql.
+There is no fallback line: a player without a chosen line gets NO_LINE.
 """
 
 from __future__ import annotations

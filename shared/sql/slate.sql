@@ -1,12 +1,11 @@
 -- The players of every game with @start_date <= game_date <= @end_date and the game's context as of
--- before tip-off, computed for every game in one pass: season-to-date team and opponent aggregates
--- strictly before the game date (window frames that end one day before it), days since each team's
--- previous game within 30 days, the latest injury report before the pre-tip cut-off
--- (pretip_cutoffs), and the context-feature inputs: the team's schedule from 21 days before to 14
--- days after with each game's arena, the opponent's pace over its last 10 games and FT rate allowed,
--- the next opponent's win rate. One row per (game, player). @rostered: every player on each team's
--- roster in `players` (the nightly slate: start = end = the night); else every player who played,
--- with minutes and points (training targets).
+-- before tip-off: season-to-date team and opponent aggregates strictly before the game date, days
+-- since each team's previous game within 30 days, the latest injury report before the pre-tip
+-- cut-off (pretip_cutoffs), and the context-feature inputs: the team's schedule from 21 days before
+-- to 14 days after with each game's arena, the opponent's pace over its last 10 games and FT rate
+-- allowed, the next opponent's win rate. One row per (game, player). @rostered: every player on
+-- each team's roster in `players` (the nightly slate: start = end = the night); else every player
+-- who played, with minutes and points (training targets).
 -- params: start_date DATE, end_date DATE, rostered BOOL
 WITH games AS (
   SELECT game_id, game_date, tipoff_utc, season, phase, home_team_id, away_team_id
@@ -43,34 +42,25 @@ next_game AS (
    AND n.game_date <= DATE_ADD(s.game_date, INTERVAL 14 DAY)
   QUALIFY ROW_NUMBER() OVER (PARTITION BY s.game_id, s.team_id ORDER BY n.game_date, n.game_id) = 1
 ),
--- Played team games plus empty probe rows. The frame of a probe holds the team's earlier games of the
--- season, so its aggregates are those known on the morning of the game, whether or not the game's own
--- team_game_stats row exists yet. A season is shorter than a year. Probes of kind 'side' stand for a
--- side to predict; of kind 'next' for the next opponent of `for_team_id`, as of the target's date.
-played AS (
-  SELECT game_id, game_date, season, team_id,
-         pace, points, possessions, opp_points, opp_possessions,
-         CASE WHEN won THEN 1.0 WHEN NOT won THEN 0.0 END AS win,
-         opp_points_paint, opp_points_mid_range, opp_points_three, opp_fta, opp_fga,
-         AVG(pace) OVER (
-           PARTITION BY team_id, season ORDER BY game_date ROWS BETWEEN 9 PRECEDING AND CURRENT ROW
-         ) AS pace_last_10
-  FROM team_game_stats
-  WHERE game_date BETWEEN DATE_SUB(@start_date, INTERVAL 366 DAY) AND @end_date
-),
-team_rows AS (
-  SELECT game_id, game_date, season, team_id, CAST(NULL AS STRING) AS probe, CAST(NULL AS INT64) AS for_team_id,
-         pace, points, possessions, opp_points, opp_possessions, win,
-         opp_points_paint, opp_points_mid_range, opp_points_three, opp_fta, opp_fga, pace_last_10
-  FROM played
-  UNION ALL
-  SELECT game_id, game_date, season, team_id, 'side' AS probe, team_id AS for_team_id,
-         NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+-- The teams whose season-to-date form is wanted, as of a date: each side of a game, and (kind
+-- 'next') the next opponent of `for_team_id`, as of that side's game date.
+probes AS (
+  SELECT game_id, game_date, season, team_id, 'side' AS probe, team_id AS for_team_id
   FROM sides
   UNION ALL
-  SELECT game_id, game_date, season, opponent_team_id AS team_id, 'next' AS probe, team_id AS for_team_id,
-         NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+  SELECT game_id, game_date, season, opponent_team_id AS team_id, 'next' AS probe, team_id AS for_team_id
   FROM next_game
+),
+-- Every team game of a probe's team earlier in the probe's season. A season is shorter than a year.
+season_before AS (
+  SELECT r.game_id, r.team_id, r.probe, r.for_team_id, t.game_date,
+         t.pace, t.points, t.possessions, t.opp_points, t.opp_possessions,
+         CASE WHEN t.won THEN 1.0 WHEN NOT t.won THEN 0.0 END AS win,
+         t.opp_points_paint, t.opp_points_mid_range, t.opp_points_three, t.opp_fta, t.opp_fga
+  FROM probes AS r
+  JOIN team_game_stats AS t
+    ON t.team_id = r.team_id AND t.season = r.season AND t.game_date < r.game_date
+  WHERE t.game_date BETWEEN DATE_SUB(@start_date, INTERVAL 366 DAY) AND @end_date
 ),
 form AS (
   SELECT
@@ -78,35 +68,37 @@ form AS (
     team_id,
     probe,
     for_team_id,
-    AVG(pace) OVER season_before AS pace,
-    100 * SUM(points) OVER season_before / NULLIF(SUM(possessions) OVER season_before, 0) AS off_rating,
-    100 * SUM(opp_points) OVER season_before / NULLIF(SUM(opp_possessions) OVER season_before, 0)
-      AS def_rating,
-    AVG(win) OVER season_before AS win_pct,
-    SUM(opp_points_paint) OVER season_before
-      / NULLIF(SUM(CASE WHEN opp_points_paint IS NOT NULL THEN opp_points END) OVER season_before, 0)
+    AVG(pace) AS pace,
+    100 * SUM(points) / NULLIF(SUM(possessions), 0) AS off_rating,
+    100 * SUM(opp_points) / NULLIF(SUM(opp_possessions), 0) AS def_rating,
+    AVG(win) AS win_pct,
+    SUM(opp_points_paint) / NULLIF(SUM(CASE WHEN opp_points_paint IS NOT NULL THEN opp_points END), 0)
       AS paint_share_allowed,
-    SUM(opp_points_mid_range) OVER season_before
-      / NULLIF(SUM(CASE WHEN opp_points_mid_range IS NOT NULL THEN opp_points END) OVER season_before, 0)
+    SUM(opp_points_mid_range) / NULLIF(SUM(CASE WHEN opp_points_mid_range IS NOT NULL THEN opp_points END), 0)
       AS mid_share_allowed,
-    SUM(opp_points_three) OVER season_before / NULLIF(SUM(opp_points) OVER season_before, 0)
-      AS three_share_allowed,
-    SUM(opp_fta) OVER season_before / NULLIF(SUM(opp_fga) OVER season_before, 0) AS ft_rate_allowed,
-    LAST_VALUE(pace_last_10 IGNORE NULLS) OVER season_before AS pace_last_10
-  FROM team_rows
-  WINDOW season_before AS (
-    PARTITION BY team_id, season ORDER BY UNIX_DATE(game_date)
-    RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+    SUM(opp_points_three) / NULLIF(SUM(opp_points), 0) AS three_share_allowed,
+    SUM(opp_fta) / NULLIF(SUM(opp_fga), 0) AS ft_rate_allowed
+  FROM season_before
+  GROUP BY game_id, team_id, probe, for_team_id
+),
+recent_pace AS (
+  SELECT game_id, team_id, AVG(pace) AS pace_last_10
+  FROM (
+    SELECT game_id, team_id, pace
+    FROM season_before
+    WHERE probe = 'side'
+    QUALIFY ROW_NUMBER() OVER (PARTITION BY game_id, team_id ORDER BY game_date DESC) <= 10
   )
+  GROUP BY game_id, team_id
 ),
 last_played AS (
-  SELECT
-    game_id,
-    team_id,
-    MAX(game_date) OVER (
-      PARTITION BY team_id ORDER BY UNIX_DATE(game_date) RANGE BETWEEN 30 PRECEDING AND 1 PRECEDING
-    ) AS last_game_date
-  FROM team_dates
+  SELECT s.game_id, s.team_id, MAX(d.game_date) AS last_game_date
+  FROM sides AS s
+  JOIN team_dates AS d
+    ON d.team_id = s.team_id
+   AND d.game_date < s.game_date
+   AND d.game_date >= DATE_SUB(s.game_date, INTERVAL 30 DAY)
+  GROUP BY s.game_id, s.team_id
 ),
 team_games AS (
   SELECT s.game_id, s.team_id,
@@ -173,7 +165,7 @@ SELECT
   ofm.three_share_allowed AS opponent_three_share_allowed,
   inj.status AS injury_status,
   inj.reason AS injury_reason,
-  ofm.pace_last_10 AS opponent_pace_last_10,
+  orp.pace_last_10 AS opponent_pace_last_10,
   ofm.ft_rate_allowed AS opponent_ft_rate_allowed,
   nop.win_pct AS next_opponent_win_pct,
   tg.games AS team_games,
@@ -190,5 +182,6 @@ LEFT JOIN form AS nop ON nop.probe = 'next' AND nop.game_id = s.game_id AND nop.
 LEFT JOIN team_games AS tg ON tg.game_id = s.game_id AND tg.team_id = s.team_id
 LEFT JOIN last_played AS tl ON tl.game_id = s.game_id AND tl.team_id = s.team_id
 LEFT JOIN last_played AS ol ON ol.game_id = s.game_id AND ol.team_id = s.opponent_team_id
+LEFT JOIN recent_pace AS orp ON orp.game_id = s.game_id AND orp.team_id = s.opponent_team_id
 LEFT JOIN injuries AS inj ON inj.game_id = s.game_id AND inj.player_id = r.player_id
 ORDER BY s.game_date, s.game_id, r.player_id

@@ -4,7 +4,9 @@ from importlib import resources
 
 import pytest
 import sqlglot
+from sqlglot import exp
 
+from shared.lines import PRETIP_CUTOFFS
 from shared.sql import check_params, statement
 from shared.warehouse.duckdb import duckdb_sql
 
@@ -27,3 +29,13 @@ def test_sql_never_interpolates_values() -> None:
     for name in NAMES:
         text = statement(name).bigquery
         assert "{" not in text and "%s" not in text, name
+
+
+def test_the_pretip_cutoff_is_written_once_and_both_snapshot_queries_read_it() -> None:
+    cutoff_rule = [
+        name for name in NAMES if "COALESCE(tipoff_utc" in statement(name).bigquery.replace("g.", "")
+    ]
+    assert cutoff_rule == [f"{PRETIP_CUTOFFS}_view"]
+    for name in ("lines", "slate"):
+        tree = sqlglot.parse_one(statement(name).bigquery, read="bigquery")
+        assert PRETIP_CUTOFFS in {t.name for t in tree.find_all(exp.Table)}, name
