@@ -21,7 +21,7 @@ sides AS (
          away_team_id AS team_id, home_team_id AS opponent_team_id, FALSE AS is_home
   FROM games
 ),
--- Each team's schedule around the targets (for the next game and the team_games arrays).
+-- Each team's schedule around the targets (for days of rest, the next game and the team_games arrays).
 team_dates AS (
   SELECT game_id, game_date, tipoff_utc, home_team_id AS team_id, away_team_id AS opponent_team_id,
          TRUE AS is_home, home_team_id
