@@ -74,7 +74,8 @@ def test_a_post_tipoff_snapshot_is_stored_but_the_serving_query_chooses_the_pre_
     )
     warehouse = DuckDbWarehouse(db, read_only=True)
     try:
-        served = warehouse.records("lines", {"game_date": date(2025, 1, 15), "player_ids": [JOKIC]})
+        night = {"start_date": date(2025, 1, 15), "end_date": date(2025, 1, 15)}
+        served = warehouse.records("lines", {**night, "player_ids": [JOKIC]})
     finally:
         warehouse.close()
     draftkings = [r for r in served if r["bookmaker"] == "draftkings"]
