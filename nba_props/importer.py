@@ -16,7 +16,7 @@ What lands where:
   ("2023-24", from ``SEASON_ID``), phase from the ``SEASON_ID`` prefix (2 regular, 4 playoffs,
   1 preseason), tip-off unknown (NULL);
 - ``player_game_logs``: the box scores; starter and shot zones are not in the source (NULL);
-- ``team_game_stats``: `shared.team_stats.team_game_stats`, recomputed after the load for every game
+- ``team_game_stats``: `nba_props.team_stats.team_game_stats`, recomputed after the load for every game
   the import touched from all of the game's stored box scores.
 
 Every file is read and validated, and checked against the stored box scores, before anything is
@@ -41,8 +41,8 @@ import numpy as np
 import pandas as pd
 
 from nba_props.nba_teams import ABBREVIATION_ALIASES, NBA_TEAMS, team_by_id, teams_frame
+from nba_props.team_stats import team_game_stats
 from shared.schema import ColumnType, table
-from shared.team_stats import team_game_stats
 from shared.warehouse import Warehouse
 
 Progress = Callable[[str, int, int], None]

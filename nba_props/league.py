@@ -33,8 +33,8 @@ import pandas as pd
 from pandas.api.extensions import ExtensionDtype
 
 from nba_props.nba_teams import NBA_TEAMS, Conference, teams_frame
+from nba_props.team_stats import team_game_stats
 from shared.schema import ColumnType, Table, table
-from shared.team_stats import team_game_stats
 from shared.warehouse import Warehouse
 
 FloatArray = npt.NDArray[np.float64]

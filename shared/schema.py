@@ -157,7 +157,7 @@ PLAYER_GAME_LOGS = Table(
 
 TEAM_GAME_STATS = Table(
     "team_game_stats",
-    "Team aggregates per game, derived from player_game_logs by shared/team_stats.py.",
+    "Team aggregates per game, derived from player_game_logs by nba_props/team_stats.py.",
     _cols(
         ("game_id", STRING, True),
         ("game_date", DATE, True),

@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 
 from coordinator.slate import plan_slate
+from nba_props.team_stats import team_game_stats
 from shared.context_features import V8HIST_FEATURES
 from shared.contracts import PredictionRequest
 from shared.features import (
@@ -32,7 +33,6 @@ from shared.features import (
     history_params,
 )
 from shared.model import ModelBundle
-from shared.team_stats import team_game_stats
 from shared.training import build_training_frame, train_model
 from shared.warehouse.duckdb import DuckDbWarehouse
 

@@ -11,8 +11,8 @@ import pytest
 
 from nba_props.league import BOOKMAKERS, INJURY_STATUSES, TABLE_NAMES, League, generate_league
 from nba_props.nba_teams import NBA_TEAMS
+from nba_props.team_stats import team_game_stats
 from shared.schema import ColumnType, table
-from shared.team_stats import team_game_stats
 from shared.warehouse.duckdb import DuckDbWarehouse
 
 PLAYED_THROUGH = date(2025, 12, 1)

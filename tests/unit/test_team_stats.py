@@ -8,8 +8,8 @@ import math
 import pandas as pd
 import pytest
 
+from nba_props.team_stats import team_game_stats
 from shared.schema import TEAM_GAME_STATS
-from shared.team_stats import team_game_stats
 
 HOME, AWAY = 1610612737, 1610612738
 
