@@ -12,7 +12,7 @@ from coordinator.batches import BatchCoordinator
 from shared.contracts import PredictionRequest
 from shared.settings import Settings
 from shared.warehouse.duckdb import DuckDbWarehouse
-from tests.fakes import FakePublisher, SlowWarehouse, SpyWarehouse
+from tests.support.fakes import FakePublisher, SlowWarehouse, SpyWarehouse
 
 LOAD_QUERIES = {"slate", "history", "lines"}
 

@@ -17,7 +17,7 @@ from coordinator.batches import BatchCoordinator
 from nba_props.cli import app as cli
 from shared.settings import Settings
 from shared.warehouse.duckdb import DuckDbWarehouse
-from tests.fakes import FakePublisher
+from tests.support.fakes import FakePublisher
 from tests.support.grading import RecordingSink, recording_manager
 from tests.support.known_night import CASES, GAME_DATE, load_known_night
 

@@ -19,7 +19,7 @@ from shared.errors import ModelMissing, WarehouseUnavailable
 from shared.model import ModelBundle
 from shared.settings import Settings
 from shared.warehouse.duckdb import DuckDbWarehouse
-from tests.fakes import FakePublisher, SpyWarehouse
+from tests.support.fakes import FakePublisher, SpyWarehouse
 from worker.app import PUSH_PATH, WorkerContainer, create_app
 from worker.predict import PredictionHandler
 

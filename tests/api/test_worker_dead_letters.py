@@ -17,7 +17,7 @@ from shared.contracts import PredictionRequest, PushEnvelope
 from shared.errors import WarehouseUnavailable
 from shared.settings import Settings
 from shared.warehouse.duckdb import DuckDbWarehouse
-from tests.fakes import FakePublisher, SpyWarehouse
+from tests.support.fakes import FakePublisher, SpyWarehouse
 from tests.support.grading import RecordingSink
 from worker.app import WorkerContainer, create_app
 from worker.dead_letters import DEAD_LETTER_PATH, SOURCE_DELIVERY_COUNT, SOURCE_SUBSCRIPTION

@@ -14,7 +14,7 @@ from shared.settings import Settings
 from shared.transport import OutgoingMessage
 from shared.transport.loopback import LoopbackPushPublisher
 from shared.warehouse.duckdb import DuckDbWarehouse
-from tests.fakes import SpyWarehouse
+from tests.support.fakes import SpyWarehouse
 
 
 def _wait_for_end(http: httpx.Client, batch_id: str, timeout_s: float = 120) -> dict[str, Any]:

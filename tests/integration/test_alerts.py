@@ -32,8 +32,8 @@ from shared.settings import Settings
 from shared.transport import OutgoingMessage
 from shared.warehouse import QueryParams, Warehouse
 from shared.warehouse.duckdb import DuckDbWarehouse
-from tests.fakes import FakePublisher, SpyWarehouse
 from tests.support.fake_pubsub import FakePubSubServer
+from tests.support.fakes import FakePublisher, SpyWarehouse
 from tests.support.grading import RecordingSink, recording_manager
 from tests.support.pubsub_fixtures import fake_pubsub  # noqa: F401
 

@@ -17,7 +17,7 @@ from shared.errors import WarehouseUnavailable
 from shared.settings import Settings
 from shared.warehouse import QueryParams
 from shared.warehouse.duckdb import DuckDbWarehouse
-from tests.fakes import FakePublisher, SpyWarehouse
+from tests.support.fakes import FakePublisher, SpyWarehouse
 from tests.support.grading import RecordingSink
 from tests.support.known_night import BATCH, CASES, GAME_DATE, load_known_night, prediction_row
 

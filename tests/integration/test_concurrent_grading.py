@@ -10,7 +10,7 @@ import pytest
 from coordinator.grading import Grader, GradingResult
 from shared.settings import Settings
 from shared.warehouse import QueryParams, Warehouse
-from tests.fakes import SpyWarehouse
+from tests.support.fakes import SpyWarehouse
 from tests.support.grading import recording_manager
 from tests.support.known_night import CASES, EXPECTED, GAME_DATE, GRADED_AT, load_known_night
 

@@ -24,7 +24,7 @@ from shared.features import (
 )
 from shared.settings import Settings
 from shared.warehouse.duckdb import DuckDbWarehouse
-from tests.fakes import FakePublisher
+from tests.support.fakes import FakePublisher
 
 D = date(2025, 1, 15)
 

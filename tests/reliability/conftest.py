@@ -24,7 +24,7 @@ from shared.settings import Settings
 from shared.transport import Publisher
 from shared.warehouse import Warehouse
 from shared.warehouse.duckdb import DuckDbWarehouse
-from tests.fakes import FakePublisher
+from tests.support.fakes import FakePublisher
 
 
 class ManualClock:

@@ -18,7 +18,6 @@ from shared.errors import WarehouseUnavailable
 from shared.settings import Settings
 from shared.transport import OutgoingMessage, PublishReport
 from shared.warehouse.duckdb import DuckDbWarehouse
-from tests.fakes import FakePublisher, SpyWarehouse
 from tests.reliability.conftest import (
     ManualClock,
     RecordingSink,
@@ -26,6 +25,7 @@ from tests.reliability.conftest import (
     coordinator_container,
     envelope,
 )
+from tests.support.fakes import FakePublisher, SpyWarehouse
 from worker.app import WorkerContainer
 
 

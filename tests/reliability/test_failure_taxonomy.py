@@ -27,8 +27,8 @@ from shared.settings import Settings
 from shared.transport import OutgoingMessage
 from shared.transport.loopback import LoopbackPushPublisher
 from shared.warehouse.duckdb import DuckDbWarehouse
-from tests.fakes import FakePublisher, SpyWarehouse
 from tests.reliability.conftest import coordinator_client, count, envelope, serve
+from tests.support.fakes import FakePublisher, SpyWarehouse
 from worker.app import PUSH_PATH, WorkerContainer, create_app
 
 Mutation = Callable[[dict[str, Any]], None]

@@ -21,7 +21,6 @@ from shared.transport import OutgoingMessage
 from shared.transport.loopback import LoopbackPushPublisher
 from shared.warehouse import QueryParams, Warehouse
 from shared.warehouse.duckdb import DuckDbWarehouse
-from tests.fakes import FakePublisher, SpyWarehouse
 from tests.reliability.conftest import (
     ManualClock,
     Outage,
@@ -31,6 +30,7 @@ from tests.reliability.conftest import (
     serve,
     wait_until,
 )
+from tests.support.fakes import FakePublisher, SpyWarehouse
 from worker.app import PUSH_PATH, WorkerContainer
 from worker.app import create_app as create_worker_app
 from worker.predict import PredictionHandler

@@ -37,8 +37,8 @@ from shared.errors import ConfigurationError
 from shared.limits import COORDINATOR_MAX_BODY_BYTES, WORKER_MAX_BODY_BYTES
 from shared.settings import Settings
 from shared.warehouse.duckdb import DuckDbWarehouse
-from tests.fakes import FakePublisher
 from tests.reliability.conftest import coordinator_container, count, envelope
+from tests.support.fakes import FakePublisher
 from worker.app import PUSH_PATH, WorkerContainer
 from worker.app import create_app as create_worker_app
 

@@ -18,8 +18,8 @@ from shared.contracts import PredictionRequest
 from shared.settings import Settings
 from shared.transport import OutgoingMessage, PublishReport
 from shared.warehouse.duckdb import DuckDbWarehouse
-from tests.fakes import FakePublisher
 from tests.reliability.conftest import coordinator_client, envelope, wait_until
+from tests.support.fakes import FakePublisher
 
 NBA_PROPS = Path(sys.executable).with_name("nba-props")
 

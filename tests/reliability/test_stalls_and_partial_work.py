@@ -16,7 +16,6 @@ from shared.contracts import PredictionRequest
 from shared.settings import Settings
 from shared.transport import OutgoingMessage, PublishReport
 from shared.warehouse.duckdb import DuckDbWarehouse
-from tests.fakes import FakePublisher, SlowWarehouse, SpyWarehouse
 from tests.reliability.conftest import (
     ManualClock,
     RecordingSink,
@@ -25,6 +24,7 @@ from tests.reliability.conftest import (
     count,
     envelope,
 )
+from tests.support.fakes import FakePublisher, SlowWarehouse, SpyWarehouse
 from worker.app import WorkerContainer
 from worker.predict import PredictionHandler
 
