@@ -1,9 +1,11 @@
 """The images, checked without a Docker engine: both Dockerfiles are read and held to what
-pyproject.toml, the settings and the CLI say."""
+pyproject.toml, the settings and the code they copy say."""
 
 from __future__ import annotations
 
+import ast
 import fnmatch
+import importlib.util
 import json
 import os
 import re
@@ -24,6 +26,7 @@ from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("coordinator", "worker")
+PROJECT_PACKAGES = frozenset({"shared", "coordinator", "worker", "nba_props"})
 PYPROJECT: dict[str, Any] = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 SETTINGS_PREFIX = "NBA_PROPS_"
 
@@ -113,6 +116,21 @@ class Dockerfile:
             tokens = [t for t in tokens if not t.startswith("--")]
             out.append((tokens[:-1], tokens[-1], instruction))
         return out
+
+    def copied_packages(self) -> set[str]:
+        """The project's packages among the COPY sources."""
+        return {source.strip("/") for sources, _, _ in self.copies() for source in sources} & PROJECT_PACKAGES
+
+    def served(self) -> tuple[str, dict[str, str]]:
+        """The final CMD, which must be `uvicorn MODULE:APP --option value ...`: (MODULE:APP, options)."""
+        commands = self.all("CMD", self.final_stage)
+        assert len(commands) == 1
+        assert commands[0].args.startswith("["), "exec form: the server is PID 1 and gets SIGTERM"
+        argv = json.loads(commands[0].args)
+        assert argv[0] == "uvicorn", argv
+        options = argv[2:]
+        assert len(options) % 2 == 0 and all(o.startswith("--") for o in options[::2]), argv
+        return argv[1], dict(zip(options[::2], options[1::2], strict=True))
 
     def run_containing(self, marker: str) -> Instruction:
         matches = [i for i in self.all("RUN") if marker in i.args]
@@ -215,16 +233,46 @@ def test_the_image_installs_the_core_and_only_its_own_extra(dockerfile: Dockerfi
 
 
 def test_the_coordinator_serves_without_catboost_installed() -> None:
-    # The coordinator image has no CatBoost; the CLI path it runs must not import it.
+    # The coordinator image has no CatBoost; the app it serves must not import it.
+    target, _ = Dockerfile.of("coordinator").served()
+    module, _, attribute = target.partition(":")
     code = (
-        "import sys; sys.modules['catboost'] = None\n"
-        "from nba_props.cli import app\n"
-        "from nba_props.embedded import service_app\n"
+        "import importlib, importlib.util, sys; sys.modules['catboost'] = None\n"
         "from shared.settings import Settings\n"
-        "service_app('coordinator', Settings())\n"
+        f"if importlib.util.find_spec({module!r}):\n"
+        f"    getattr(importlib.import_module({module!r}), {attribute!r})\n"
+        "else:\n"
+        "    from coordinator.app import create_app\n"
+        "    create_app(settings=Settings())\n"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def _project_imports(package: str) -> set[str]:
+    """The project packages any module of `package` imports, at module level or inside a function."""
+    found: set[str] = set()
+    for path in (ROOT / package).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                found.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.add(node.module.split(".")[0])
+    return found & PROJECT_PACKAGES
+
+
+def test_each_image_copies_the_shared_package_and_its_own_service_only(dockerfile: Dockerfile) -> None:
+    assert dockerfile.copied_packages() == {"shared", dockerfile.service}
+    other = {"coordinator": "worker", "worker": "coordinator"}[dockerfile.service]
+    for sources, _, _ in dockerfile.copies():
+        for source in sources:
+            assert not source.strip("/").startswith((other, "nba_props")), f"COPY {source}"
+
+
+def test_the_code_an_image_copies_imports_nothing_it_leaves_out(dockerfile: Dockerfile) -> None:
+    copied = dockerfile.copied_packages()
+    missing = {package: _project_imports(package) - copied for package in sorted(copied)}
+    assert {k: v for k, v in missing.items() if v} == {}
 
 
 # -- Build context -----------------------------------------------------------------------------
@@ -243,6 +291,17 @@ def test_every_copy_source_is_in_the_repository_and_in_the_build_context(dockerf
             relative = sample.relative_to(ROOT).as_posix()
             assert not is_ignored(relative, rules), f"COPY {source}: .dockerignore leaves {relative} out"
         assert instruction.stage >= 0
+
+
+def test_the_build_context_holds_what_the_images_copy_and_nothing_else() -> None:
+    allowed = {rule.removeprefix("!").strip("/") for rule in dockerignore_rules() if rule.startswith("!")}
+    copied = {
+        Dockerfile.of(service).expand(source).split("/")[0]
+        for service in SERVICES
+        for sources, _, _ in Dockerfile.of(service).copies()
+        for source in sources
+    }
+    assert allowed == copied
 
 
 def test_the_build_context_leaves_out_local_state_and_secrets() -> None:
@@ -336,18 +395,27 @@ def test_the_image_runs_as_a_user_that_is_not_root(dockerfile: Dockerfile) -> No
     assert user not in {"root", "0"}
 
 
-def test_the_image_serves_its_service_in_exec_form(dockerfile: Dockerfile) -> None:
-    from nba_props.cli import Service
-
+def test_the_image_serves_its_service_main_app_with_uvicorn_in_exec_form(dockerfile: Dockerfile) -> None:
     final = dockerfile.final_stage
-    assert not dockerfile.all("ENTRYPOINT", final), "CMD alone, so `docker run IMAGE nba-props ...` works"
-    commands = dockerfile.all("CMD", final)
-    assert len(commands) == 1
-    assert commands[0].args.startswith("["), "exec form: the server is PID 1 and gets SIGTERM"
-    argv = json.loads(commands[0].args)
-    assert argv == ["nba-props", "serve", dockerfile.service]
-    assert argv[0] in PYPROJECT["scripts"]
-    assert dockerfile.service in {s.value for s in Service}
+    assert not dockerfile.all("ENTRYPOINT", final), "CMD alone, so `docker run IMAGE python ...` works"
+    target, options = dockerfile.served()
+    assert target == f"{dockerfile.service}.main:app"
+    assert dockerfile.service in dockerfile.copied_packages()
+    # The startup security check reads the bind address from the settings: they must agree.
+    assert options["--host"] == dockerfile.env(final)["NBA_PROPS_HOST"]
+    assert [i.args for i in dockerfile.all("EXPOSE", final)] == [options["--port"]]
+    # Cloud Run allows 10 s after SIGTERM; in-flight requests must finish within them.
+    assert 0 < int(options["--timeout-graceful-shutdown"]) < 10
+
+
+def test_the_app_an_image_serves_is_a_fastapi_application(dockerfile: Dockerfile) -> None:
+    from fastapi import FastAPI
+
+    target, _ = dockerfile.served()
+    module, _, attribute = target.partition(":")
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(f"{module} is not in this checkout yet")
+    assert isinstance(getattr(importlib.import_module(module), attribute), FastAPI)
 
 
 def test_the_image_logs_unbuffered_json_and_listens_on_every_interface(dockerfile: Dockerfile) -> None:
