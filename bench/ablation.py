@@ -1,17 +1,8 @@
-"""Before and after, side by side in one run, for each optimization kept on the nightly path.
-
-Each "before" is the code as it was, run on the same inputs as the "after":
-
-* features — the worker used to compute a message's features as
-  ``compute_features(*frames_from_request(request))`` (two DataFrames built per message); now
-  ``features_from_request(request)`` feeds the same computation plain arrays. Both still exist
-  (training and the parity test use the frame path), so both are timed as they are.
-* writes — ``DuckDbWarehouse.append`` used to run one ``INSERT OR IGNORE`` per call from a
-  registered pandas frame, one transaction per message; `OldDuckDbAppend` below is that code,
-  verbatim apart from its name. Now concurrent appends share one transaction (group commit) and
-  go in through an Arrow scan with a plain INSERT.
-* context payload — the coordinator took each player's context features with ``frame.iloc[i]``;
-  now from one ``to_dict("records")``.
+"""Before and after, side by side in one run on the same inputs, for each optimization kept on the
+nightly path: the worker's features straight from the payload (`features_from_request`) against
+the frame path (`frames_from_request`, still used by training and the parity test); group-commit
+DuckDB appends against `bench.baselines.OldDuckDbAppend`; the coordinator's context payload from
+plain dicts against DataFrame rows (``frame.iloc[i]``).
 """
 
 from __future__ import annotations
@@ -24,54 +15,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import duckdb
-import pandas as pd
-
+from bench.baselines import OldDuckDbAppend
 from shared.contracts import PredictionRequest
 from shared.features import compute_features, features_from_request, frames_from_request
 from shared.model import ModelBundle
-from shared.schema import table
 from shared.settings import Settings
 from shared.warehouse.duckdb import DuckDbWarehouse
-
-
-class OldDuckDbAppend:
-    """THE OLD WAY, for comparison only: the pre-optimization ``DuckDbWarehouse.append``."""
-
-    def __init__(self, path: Path) -> None:
-        self._root = duckdb.connect(str(path))
-        self.statements = 0
-        self._local: dict[int, duckdb.DuckDBPyConnection] = {}
-
-    def _cursor(self) -> duckdb.DuckDBPyConnection:
-        import threading
-
-        key = threading.get_ident()
-        if key not in self._local:
-            self._local[key] = self._root.cursor()
-        return self._local[key]
-
-    def append(self, table_name: str, rows: Sequence[Mapping[str, Any]]) -> None:
-        spec = table(table_name)
-        frame = pd.DataFrame.from_records(list(rows), columns=spec.column_names)
-        ordered = frame.reindex(columns=spec.column_names)
-        cursor = self._cursor()
-        self.statements += 1
-        cursor.register("incoming_rows", ordered)
-        try:
-            for attempt in range(8):
-                try:
-                    cursor.execute(f"INSERT OR IGNORE INTO {spec.name} SELECT * FROM incoming_rows")
-                    return
-                except (duckdb.TransactionException, duckdb.ConstraintException):
-                    if attempt == 7:
-                        raise
-                    time.sleep(0.01)
-        finally:
-            cursor.unregister("incoming_rows")
-
-    def close(self) -> None:
-        self._root.close()
 
 
 def _per_call_us(function: Callable[[Any], Any], items: Sequence[Any]) -> float:
@@ -94,13 +43,13 @@ def run_ablation(
     league_file: Path, game_date: date, model_dir: Path, workdir: Path, settings: Settings
 ) -> list[dict[str, Any]]:
     """Each kept optimization: what it replaced, the same work timed both ways."""
-    from bench.loader import _NoPublisher
+    from bench.loader import NoPublisher
     from coordinator.batches import BatchCoordinator
     from shared.context_features import context_features, context_payload
 
     warehouse = DuckDbWarehouse(league_file, read_only=True)
     try:
-        load = BatchCoordinator(warehouse, _NoPublisher(), settings).load(game_date, "bench-ablation")
+        load = BatchCoordinator(warehouse, NoPublisher(), settings).load(game_date, "bench-ablation")
         slate = warehouse.query("slate", {"start_date": game_date, "end_date": game_date, "rostered": True})
     finally:
         warehouse.close()

@@ -1,19 +1,7 @@
 """Benchmark leagues: the seeded synthetic league, with a slate of exactly N players.
 
-The league generator makes realistic rosters (8 to 20 players a team), so a slate tops out near
-600 players on the busiest night. To get exact slate sizes the bench takes the busiest date of the
-last season and then
-
-* keeps just enough of that night's games (the others are taken off the schedule: the date is
-  unplayed, so nothing else refers to them except their own lines and injury entries, which the
-  slate and lines queries only see through the schedule), and spreads N evenly over their teams,
-  taking the rest of a roster off it (``team_id`` NULL: still in the league, not on the slate);
-* when N needs more players than the rosters hold (the 1,500-player slate), *clones* rostered
-  players: a clone is a new player id with a copy of the original's whole record (every box score,
-  line snapshot and injury entry). The warehouse then really holds that many more players and
-  rows, so every query does the work a league of that size would need.
-
-Nothing here changes the generator; the shaping is plain DataFrame work on its output.
+Nothing here changes the generator; the shaping (`shape_slate`) is plain DataFrame work on its
+output.
 """
 
 from __future__ import annotations
@@ -68,7 +56,18 @@ def generate_bench_league(seed: int, players_per_team: int = 17) -> tuple[League
 
 
 def shape_slate(league: League, game_date: date, players: int) -> BenchLeague:
-    """A copy of ``league`` whose slate on ``game_date`` holds exactly ``players`` players."""
+    """A copy of ``league`` whose slate on ``game_date`` holds exactly ``players`` players.
+
+    The generator's rosters top a slate out near 600 players on the busiest night, so this
+
+    * keeps just enough of that night's games (the others are taken off the schedule: the date is
+      unplayed, so nothing else refers to them except their own lines and injury entries, which the
+      slate and lines queries only see through the schedule), and spreads N evenly over their teams,
+      taking the rest of a roster off it (``team_id`` NULL: still in the league, not on the slate);
+    * when N needs more players than the rosters hold (the 1,500-player slate), *clones* rostered
+      players: a new player id with a copy of the original's whole record (every box score, line
+      snapshot and injury entry), so every query does the work a league of that size would need.
+    """
     if players < 2:
         raise ValueError("a slate needs at least two players")
     schedule = league.schedule

@@ -1,74 +1,26 @@
 """The loader side by side: the coordinator's batch load (three queries) against the old way.
 
-Both run the coordinator's own ``BatchCoordinator.load`` on the same warehouse: the batch loader as
-it is, the per-player loader through `PerPlayerWarehouse`, which answers the history and lines
-queries one player at a time (the same SQL files with a one-player list) and stitches the answers
-together. Everything after the queries (line choice, eligibility, building the messages) is the same
-code, and the bench checks that both produce byte-identical messages.
+Both run the coordinator's own ``BatchCoordinator.load`` on the same warehouse, the old way through
+`bench.baselines.PerPlayerWarehouse`. Everything after the queries (line choice, eligibility,
+building the messages) is the same code, and the bench checks that both give byte-identical messages.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import pandas as pd
-
+from bench.baselines import PerPlayerWarehouse
 from coordinator.batches import BatchCoordinator
 from shared.settings import Settings
 from shared.transport import OutgoingMessage, PublishReport
-from shared.warehouse import QueryParams, Warehouse
-
-PER_PLAYER_QUERIES = frozenset({"history", "lines"})
+from shared.warehouse import Warehouse
 
 
-class PerPlayerWarehouse:
-    """THE OLD WAY, for comparison only: one history query and one lines query per player.
-
-    A `Warehouse` wrapper that splits ``history`` and ``lines`` into one query per player id (the
-    same SQL file, ``player_ids=[that player]``) and concatenates the answers, in player order. It
-    reproduces what the system this project replaces did; the services never use it.
-    """
-
-    def __init__(self, inner: Warehouse) -> None:
-        self.inner = inner
-
-    @property
-    def query_count(self) -> int:
-        return self.inner.query_count
-
-    def create_schema(self) -> None:
-        self.inner.create_schema()
-
-    def query(self, name: str, params: QueryParams, *, timeout_s: float | None = None) -> pd.DataFrame:
-        if name not in PER_PLAYER_QUERIES:
-            return self.inner.query(name, params, timeout_s=timeout_s)
-        frames = [
-            self.inner.query(name, {**params, "player_ids": [player]}, timeout_s=timeout_s)
-            for player in params["player_ids"]
-        ]
-        non_empty = [f for f in frames if not f.empty]
-        if not non_empty:
-            return frames[0] if frames else self.inner.query(name, params, timeout_s=timeout_s)
-        return pd.concat(non_empty, ignore_index=True)
-
-    def execute(self, name: str, params: QueryParams, *, timeout_s: float | None = None) -> int:
-        return self.inner.execute(name, params, timeout_s=timeout_s)
-
-    def append(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
-        return self.inner.append(table, rows)
-
-    def load_frame(self, table: str, frame: pd.DataFrame) -> int:
-        return self.inner.load_frame(table, frame)
-
-    def close(self) -> None:
-        self.inner.close()
-
-
-class _NoPublisher:
+class NoPublisher:
     """`load` never publishes; the coordinator still wants a publisher to be built."""
 
     def publish(self, messages: Sequence[OutgoingMessage]) -> PublishReport:
@@ -89,7 +41,7 @@ class LoadRun:
 
 def timed_load(warehouse: Warehouse, settings: Settings, game_date: date, *, batch_id: str) -> LoadRun:
     """One ``BatchCoordinator.load``: wall time, statements sent to the warehouse, the messages."""
-    coordinator = BatchCoordinator(warehouse, _NoPublisher(), settings)
+    coordinator = BatchCoordinator(warehouse, NoPublisher(), settings)
     before = warehouse.query_count
     started = time.perf_counter()
     load = coordinator.load(game_date, batch_id)

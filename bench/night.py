@@ -1,19 +1,6 @@
-"""The whole night, from ``POST /start`` to the last prediction row, with real processes and HTTP.
-
-Two layouts, both on DuckDB and the loopback push transport:
-
-``split`` — the coordinator and the worker in processes of their own, as they run in the cloud.
-DuckDB lets one process write a file, so the coordinator process owns a copy of the league file
-(it writes the batch rows and the skips there) and the worker process owns a second, empty file
-where its predictions land. That is the one honest way to give each process a writable DuckDB:
-nothing copies rows between the files, and ``/status`` of the coordinator does not see the worker's
-rows (it would in the cloud, where both write to BigQuery). The night is over when the worker's
-file holds a row for every published message (a prediction or a recorded rejection); the bench asks
-the worker process for that count, and for the server-side latency of every push request.
-
-``embedded`` — the shipped default, ``EmbeddedStack``: both servers in one process sharing one
-DuckDB file, the worker still reached over HTTP push envelopes. The night is over when the
-coordinator's own ``GET /status`` says ``complete``. Peak RSS is then that one process's.
+"""The whole night, from ``POST /start`` to the last prediction row, with real processes and HTTP,
+in two layouts on DuckDB and the loopback push transport: `split_night` (each service in its own
+process, as in the cloud) and `embedded_night` (the shipped `EmbeddedStack`, one process).
 """
 
 from __future__ import annotations
@@ -115,7 +102,16 @@ def _percentile_ms(seconds: list[float], q: float) -> float | None:
 def split_night(
     league_file: Path, game_date: date, model_dir: Path, workdir: Path, *, concurrency: int, poll_s: float
 ) -> dict[str, Any]:
-    """One night with the coordinator and the worker in separate processes (see the module doc)."""
+    """One night with the coordinator and the worker in separate processes.
+
+    DuckDB lets one process write a file, so the coordinator process owns a copy of the league file
+    (it writes the batch rows and the skips there) and the worker process owns a second, empty file
+    where its predictions land: nothing copies rows between the files, and the coordinator's
+    ``/status`` does not see the worker's rows (it would in the cloud, where both write to
+    BigQuery). The night is over when the worker's file holds a row for every published message (a
+    prediction or a recorded rejection); the worker process reports that count and the server-side
+    latency of every push request.
+    """
     _fresh(workdir)
     coordinator_db = workdir / "coordinator.duckdb"
     worker_db = workdir / "worker.duckdb"
@@ -202,7 +198,9 @@ def split_night(
 def embedded_night(
     league_file: Path, game_date: date, model_dir: Path, workdir: Path, *, concurrency: int, poll_s: float
 ) -> dict[str, Any]:
-    """One night on the shipped embedded stack (one process), finished when /status says so."""
+    """One night on the shipped embedded stack: both servers in one process sharing one DuckDB file,
+    the worker still reached over HTTP push envelopes. Over when the coordinator's own ``GET /status``
+    says ``complete``; peak RSS is that one process's."""
     _fresh(workdir)
     database = workdir / "embedded.duckdb"
     shutil.copy(league_file, database)

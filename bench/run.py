@@ -1,14 +1,10 @@
 """``python -m bench``: the loader side by side, the whole night, scaling; results.json and a table.
 
-Steps (each prints a line as it finishes):
-
-1. a seeded synthetic league, shaped into one warehouse per slate size (`bench.league`);
-2. a CatBoost V8 bundle trained on it (or ``--model-dir``);
-3. the loader, batch against per-player, on DuckDB and on the BigQuery emulator (`bench.loader`);
-4. before/after of each optimization on the nightly path (`bench.ablation`);
-5. the whole night, ``POST /start`` to the last row written, in processes of their own
-   (`bench.night`), ``--night-repeats`` times per size and layout, the median run reported;
-6. the targets of issue 8, met or not, and the results file.
+Steps, each printing a line as it finishes: a seeded synthetic league shaped per slate size
+(`bench.league`); a CatBoost V8 bundle (or ``--model-dir``); the loader, batch against per-player,
+on DuckDB and the BigQuery emulator (`bench.loader`); before/after of each optimization
+(`bench.ablation`); the whole night in processes of their own (`bench.night`), ``--night-repeats``
+times per size and layout, the median reported; the targets, met or not, and the results file.
 """
 
 from __future__ import annotations
@@ -375,7 +371,7 @@ NOTES = [
     "(the 1,500-player slate) rostered players are cloned: a new id with a copy of the original's box "
     "scores, lines and injury entries, so the warehouse really holds that many more rows.",
     "Loader: both sides run BatchCoordinator.load on the same warehouse; the per-player side goes "
-    "through bench.loader.PerPlayerWarehouse (the old way, bench only): one history and one lines query "
+    "through bench.baselines.PerPlayerWarehouse (the old way, bench only): one history and one lines query "
     "per player with the same SQL files. per_player_queries counts every statement, the slate query "
     "included (1 + 2 x players). same_messages: both produce byte-identical messages.",
     "Night, split layout: coordinator and worker in separate processes, real HTTP push envelopes from "

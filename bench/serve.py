@@ -2,15 +2,8 @@
 
 ROLE is ``worker``, ``coordinator`` or ``embedded``. Each serves the project's real app (built by
 its own composition root from ``NBA_PROPS_*`` settings in the environment) with uvicorn on a free
-loopback port, and writes ``{"port": ..., "pid": ...}`` to ``--ready FILE`` once it answers.
-
-Next to the real routes, each process answers ``GET /_bench/stats`` (the bench's own instruments,
-never part of the services):
-
-* worker: rows in its warehouse for a batch, the server-side latency of every push request (from
-  the request reaching the app to the last byte of the answer), the process's peak RSS;
-* coordinator: deliveries acknowledged or still in flight, the peak RSS;
-* embedded: the peak RSS of the one process serving both (``/_bench`` is on a third port).
+loopback port, writes ``{"port": ..., "pid": ...}`` to ``--ready FILE`` once it answers, and next
+to the real routes answers the bench's own ``GET /_bench/stats`` (`BenchRoutes`).
 """
 
 from __future__ import annotations
@@ -125,7 +118,13 @@ class PushLatency:
 
 
 class BenchRoutes:
-    """``/_bench/stats`` and ``/_bench/wait`` in front of the real app; the rest passes through."""
+    """``/_bench/stats`` and ``/_bench/wait`` in front of the real app; the rest passes through.
+
+    The stats: for the worker, rows in its warehouse for a batch, the server-side latency of every
+    push request (from the request reaching the app to the last byte of the answer) and the peak
+    RSS; for the coordinator, deliveries acknowledged or still in flight and the peak RSS; embedded,
+    the peak RSS of the one process serving both (``/_bench`` is on a third port).
+    """
 
     def __init__(
         self,

@@ -1,16 +1,10 @@
-"""Would several players per message pay? A measurement to decide on, not a feature.
+"""Would several players per message pay? A measurement to decide on, not a feature:
+``python -m bench.study_players_per_message LEAGUE.duckdb MODEL_DIR`` (from ``python -m bench
+--keep-workdir``: ``<workdir>/leagues/league_450.duckdb`` and ``<workdir>/model``).
 
-``python -m bench.study_players_per_message LEAGUE.duckdb MODEL_DIR`` (a league from
-``python -m bench --keep-workdir``, e.g. ``<workdir>/leagues/league_450.duckdb`` and
-``<workdir>/model``).
-
-The contract today is one player per `PredictionRequest`. This measures, in one process and
-without HTTP, the worker's CPU per player when each message carries one player (the real
-`PredictionHandler`: parse, features, model, one append per message) against a *sketch* of a
-message carrying N players (one envelope whose data is a JSON list of the same payloads, one model
-call, one append of N rows). HTTP costs per message (about 0.5 ms of the worker's CPU in FastAPI,
-more in the sender) would shrink by N as well and are not counted here. Nothing in the services
-uses the sketch.
+The worker's CPU per player, in one process without HTTP, when each message carries one player (the
+real `PredictionHandler`) against a *sketch* of a message carrying N players (one envelope, one
+model call, one append of N rows). Nothing in the services uses the sketch.
 """
 
 from __future__ import annotations
@@ -27,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.loader import _NoPublisher
+from bench.loader import NoPublisher
 from coordinator.batches import BatchCoordinator
 from shared.contracts import PredictionRequest, PushEnvelope, parse_envelope, request_from_envelope
 from shared.features import features_from_request, validate_feature_frame
@@ -96,7 +90,7 @@ def main(league_file: Path, model_dir: Path, game_date: date | None = None) -> N
         )
         day = game_date or pd.Timestamp(unplayed["d"].iloc[0]).date()
         payloads = [
-            r.to_bytes() for r in BatchCoordinator(source, _NoPublisher(), settings).load(day, "s").requests
+            r.to_bytes() for r in BatchCoordinator(source, NoPublisher(), settings).load(day, "s").requests
         ]
     finally:
         source.close()

@@ -1,4 +1,4 @@
-"""`make bench` end to end at toy size: the results file has the shape README.md, Performance describes.
+"""`make bench` end to end at toy size: the results file has the shape the README describes.
 
 Benchmarks are not timed tests: nothing here asserts a duration, only that a tiny run (slates of 10
 and 30 players, DuckDB, one night per layout) completes and reports what it measured, consistently.
