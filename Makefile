@@ -24,14 +24,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/nba-props demo
 
-# Walk-forward evaluation on the real logs (README.md, Model quality); the CatBoost settings are the
-# defaults `nba-props train` uses (MAE loss, 1000 iterations, learning rate 0.05).
+# Walk-forward evaluation on the real logs, with the CatBoost settings `nba-props train` uses
+# (MAE loss, 1000 iterations, learning rate 0.05).
 EVAL_LOGS ?= ../shared/data/nba-player-game-logs
 eval-real: $(STAMP)
 	$(BIN)/nba-props evaluate --logs $(EVAL_LOGS) --train-through 2022-23 --test 2023-24 \
 		--feature-set v8 --feature-set v8hist --feature-set v8ctx --out data/eval-real
 
-# Benchmarks (docs in the README's Performance section): ~10 minutes, writes bench/results.json.
+# Benchmarks: ~10 minutes, writes bench/results.json.
 bench: $(STAMP) emulator
 	$(BIN)/python -m bench
 

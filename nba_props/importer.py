@@ -1,29 +1,10 @@
-"""Import real NBA game logs (the nba_api league game-log layout) into the warehouse.
-
-One row per player per game, as `LeagueGameLog` returns them and as
-``../shared/data/nba-player-game-logs/*.csv.gz`` holds them (gzipped or plain CSV)::
-
-    SEASON_ID, PLAYER_ID, PLAYER_NAME, TEAM_ID, TEAM_ABBREVIATION, GAME_ID, GAME_DATE,
-    MATCHUP ("DAL vs. UTA" home, "DAL @ UTA" away), MIN, PTS, FGM, FGA, FG3M, FG3A, FTM, FTA,
-    OREB, DREB, REB, AST, STL, BLK, TOV, PF, PLUS_MINUS [, SEASON_LABEL, ...]
-
-What lands where:
-
-- ``teams``: the 30 franchises of `nba_props.nba_teams` (ids, arenas, time zones);
-- ``players``: id and name; team = the team of the player's latest game (birth date and position
-  unknown: NULL);
-- ``schedule``: one row per game, home and away from ``MATCHUP``, the season label
-  ("2023-24", from ``SEASON_ID``), phase from the ``SEASON_ID`` prefix (2 regular, 4 playoffs,
-  1 preseason), tip-off unknown (NULL);
-- ``player_game_logs``: the box scores; starter and shot zones are not in the source (NULL);
-- ``team_game_stats``: `nba_props.team_stats.team_game_stats`, recomputed after the load for every game
-  the import touched from all of the game's stored box scores.
+"""Import real NBA game logs (the nba_api league game-log layout, gzipped or plain CSV) into the
+warehouse: teams, players, schedule, box scores and team stats.
 
 Every file is read and validated, and checked against the stored box scores, before anything is
 written, so a malformed file imports nothing; the error names the file, the physical line and the
-column. A stored box score is never changed: an incoming row that differs from it is refused
-(delete the game, then import). Loads are keyed (insert-or-ignore on each table's primary key), so
-importing the same files twice changes nothing.
+column. Loads are keyed (insert-or-ignore on each table's primary key), so importing the same files
+twice changes nothing.
 """
 
 from __future__ import annotations
@@ -270,7 +251,14 @@ def _season_label(season_id: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def read_game_log_file(path: Path | str) -> pd.DataFrame:
-    """One validated file as player_game_logs columns plus ``player_name`` and ``phase``."""
+    """One validated file as player_game_logs columns plus ``player_name`` and ``phase``.
+
+    The file holds one row per player per game, as `LeagueGameLog` returns them::
+
+        SEASON_ID, PLAYER_ID, PLAYER_NAME, TEAM_ID, TEAM_ABBREVIATION, GAME_ID, GAME_DATE,
+        MATCHUP ("DAL vs. UTA" home, "DAL @ UTA" away), MIN, PTS, FGM, FGA, FG3M, FG3A, FTM, FTA,
+        OREB, DREB, REB, AST, STL, BLK, TOV, PF, PLUS_MINUS [, SEASON_LABEL, ...]
+    """
     path = Path(path)
     raw = _read_raw(path)
     missing = [c for c in (*REQUIRED_COLUMNS, *COUNT_COLUMNS) if c not in raw.columns]
@@ -435,6 +423,16 @@ def read_game_logs(paths: Iterable[Path | str], progress: Progress | None = None
 
 
 def _frames(rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The rows per table (team_game_stats is recomputed after the load, from every stored row):
+
+    - ``teams``: the 30 franchises of `nba_props.nba_teams` (ids, arenas, time zones);
+    - ``players``: id and name; team = the team of the player's latest game (birth date and
+      position unknown: NULL);
+    - ``schedule``: one row per game, home and away from ``MATCHUP``, the season label ("2023-24",
+      from ``SEASON_ID``), phase from the ``SEASON_ID`` prefix (2 regular, 4 playoffs, 1 preseason),
+      tip-off unknown (NULL);
+    - ``player_game_logs``: the box scores; starter and shot zones are not in the source (NULL).
+    """
     rows = rows.sort_values(["game_date", "game_id", "team_id", "player_id"], kind="stable")
     logs = conform(rows, "player_game_logs")
     latest = rows.drop_duplicates("player_id", keep="last")
