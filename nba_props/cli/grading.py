@@ -18,6 +18,10 @@ DateOption = Annotated[
 ]
 
 
+def _url_option(what: str) -> Any:
+    return typer.Option(help=f"{what} ($NBA_PROPS_COORDINATOR_URL when set).")
+
+
 def _game_date(value: str | None) -> date | None:
     try:
         return date.fromisoformat(value) if value else None
@@ -27,12 +31,7 @@ def _game_date(value: str | None) -> date | None:
 
 def grade(
     game_date: DateOption = None,
-    url: Annotated[
-        str | None,
-        typer.Option(
-            help="Grade through a coordinator's POST /grade instead ($NBA_PROPS_COORDINATOR_URL when set)."
-        ),
-    ] = None,
+    url: Annotated[str | None, _url_option("Grade through a coordinator's POST /grade instead")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole result as JSON.")] = False,
 ) -> None:
     """Grade a night against the box scores; store and print its summary (re-grading replaces it)."""
@@ -75,12 +74,7 @@ def grade(
 def report(
     html: Annotated[Path, typer.Option("--html", help="Where to write the page.", dir_okay=False)],
     game_date: DateOption = None,
-    url: Annotated[
-        str | None,
-        typer.Option(
-            help="Fetch the page from a coordinator's GET /report ($NBA_PROPS_COORDINATOR_URL when set)."
-        ),
-    ] = None,
+    url: Annotated[str | None, _url_option("Fetch the page from a coordinator's GET /report")] = None,
 ) -> None:
     """Write the morning report of a night: one self-contained HTML page with charts."""
     day = _game_date(game_date)
