@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nba_props import frames
 from nba_props.nba_teams import ABBREVIATION_ALIASES, NBA_TEAMS, team_by_id, teams_frame
 from nba_props.team_stats import team_game_stats
 from shared.schema import ColumnType, table
@@ -467,23 +468,11 @@ def _frames(rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 
 def conform(frame: pd.DataFrame, table_name: str) -> pd.DataFrame:
-    """Exactly the table's columns in schema order, with the dtypes the warehouse reads back."""
-    spec = table(table_name)
-    out = frame.reindex(columns=spec.column_names).reset_index(drop=True)
-    for column in spec.columns:
-        name = column.name
-        if column.type is ColumnType.INT64:
-            out[name] = out[name].astype("int64" if column.required else "Int64")
-        elif column.type is ColumnType.FLOAT64:
-            out[name] = out[name].astype("float64")
-        elif column.type is ColumnType.BOOL:
-            out[name] = out[name].astype("bool" if column.required else "boolean")
-        elif column.type is ColumnType.DATE:
-            out[name] = pd.to_datetime(out[name]).astype("datetime64[us]")
-        elif column.type is ColumnType.TIMESTAMP:
-            out[name] = pd.to_datetime(out[name], utc=True).astype("datetime64[us, UTC]")
-        else:
-            out[name] = out[name].astype(object).where(out[name].notna(), None)
+    """`nba_props.frames.conform`, with missing strings as None so that they load as NULL."""
+    out = frames.conform(frame, table_name)
+    for column in table(table_name).columns:
+        if column.type is ColumnType.STRING:
+            out[column.name] = out[column.name].astype(object).where(out[column.name].notna(), None)
     return out
 
 

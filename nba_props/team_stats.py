@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from shared.schema import TEAM_GAME_STATS, ColumnType
+from nba_props.frames import conform
+from shared.schema import TEAM_GAME_STATS
 
 # Summed per (game, team). Missing counts are skipped: nba_api and the synthetic league always carry
 # them, and one missing cell should not erase a team's whole game.
@@ -23,7 +24,7 @@ def team_game_stats(logs: pd.DataFrame) -> pd.DataFrame:
     one team has rows are dropped: the opponent's side cannot be known.
     """
     if logs.empty:
-        return _conform(pd.DataFrame(columns=TEAM_GAME_STATS.column_names))
+        return conform(pd.DataFrame(columns=TEAM_GAME_STATS.column_names), "team_game_stats")
 
     grouped = logs.groupby(_KEYS, sort=True)
     side = grouped[["game_date", "season", "is_home"]].first()
@@ -77,18 +78,4 @@ def team_game_stats(logs: pd.DataFrame) -> pd.DataFrame:
             "opp_points_mid_range": opp["points_mid_range"],
         }
     )
-    return _conform(out)
-
-
-def _conform(frame: pd.DataFrame) -> pd.DataFrame:
-    """Schema column order and the dtypes the warehouse reads back (nullable integers stay Int64)."""
-    dtypes: dict[str, str] = {}
-    for col in TEAM_GAME_STATS.columns:
-        if col.type is ColumnType.INT64:
-            dtypes[col.name] = "int64" if col.required else "Int64"
-        elif col.type is ColumnType.FLOAT64:
-            dtypes[col.name] = "float64"
-        elif col.type is ColumnType.BOOL:
-            dtypes[col.name] = "bool"
-    out = frame[TEAM_GAME_STATS.column_names].astype(dtypes)
-    return out.reset_index(drop=True)
+    return conform(out, "team_game_stats")

@@ -8,8 +8,9 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from nba_props.frames import conform
 from nba_props.league.box_scores import simulate_season
-from nba_props.league.frames import League, conform
+from nba_props.league.frames import League
 from nba_props.league.injuries import injury_reports
 from nba_props.league.lines import prop_lines
 from nba_props.league.players import draw_rosters, players_frame
