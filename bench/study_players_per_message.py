@@ -10,6 +10,7 @@ model call, one append of N rows). Nothing in the services uses the sketch.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import sys
 import tempfile
@@ -33,8 +34,13 @@ from worker.predict import PredictionHandler
 
 
 def _sketch_rows(
-    bundle: ModelBundle, requests: list[PredictionRequest], settings: Settings
+    bundle: ModelBundle,
+    requests: list[PredictionRequest],
+    settings: Settings,
+    written: dict[str, dict[str, Any]],
 ) -> list[dict[str, Any]]:
+    """The rows of one N-player message: one feature frame and one model call for all N; each row is
+    the worker's own row for its request (`written`, made beforehand) with this call's prediction."""
     features = pd.concat([features_from_request(r) for r in requests], ignore_index=True)
     validate_feature_frame(features)
     predicted = bundle.predict(features)
@@ -49,34 +55,19 @@ def _sketch_rows(
         floor=settings.prediction_floor,
         ceiling=settings.prediction_ceiling,
     )
-    values = features.to_numpy()
     now = datetime.now(UTC)
-    return [
-        {
-            "prediction_id": r.prediction_id(),
-            "batch_id": r.batch_id,
-            "game_date": r.game.game_date,
-            "game_id": r.game.game_id,
-            "player_id": r.player_id,
-            "player_name": r.player_name,
-            "team_abbr": r.game.team_abbr,
-            "opponent_abbr": r.game.opponent_abbr,
-            "line": r.line.line if r.line else None,
-            "bookmaker": r.line.bookmaker if r.line else None,
-            "predicted_points": rec.predicted_points,
-            "edge": rec.edge,
-            "recommendation": rec.recommendation,
-            "confidence": rec.confidence,
-            "prob_over": rec.prob_over,
-            "model_version": bundle.manifest.model_version,
-            "feature_set_hash": bundle.manifest.feature_set_hash,
-            "features_json": json.dumps(
-                {k: (None if v != v else float(v)) for k, v in zip(features.columns, row, strict=True)}
-            ),
-            "written_at": now,
-        }
-        for r, rec, row in zip(requests, recs, values, strict=True)
-    ]
+    rows = []
+    for request, rec, values in zip(requests, recs, features.to_numpy(), strict=True):
+        named = {k: (None if v != v else float(v)) for k, v in zip(features.columns, values, strict=True)}
+        features_json = json.dumps(named, separators=(",", ":"))
+        row = {**written[request.prediction_id()], **dataclasses.asdict(rec)}
+        rows.append({**row, "features_json": features_json, "written_at": now})
+    return rows
+
+
+def _requests(payloads: list[dict[str, Any]], size: int) -> list[PredictionRequest]:
+    """The requests of an N-player message, in a batch of their own (their rows are new rows)."""
+    return [PredictionRequest.model_validate({**p, "batch_id": f"{p['batch_id']}-{size}"}) for p in payloads]
 
 
 def main(league_file: Path, model_dir: Path, game_date: date | None = None) -> None:
@@ -114,15 +105,16 @@ def main(league_file: Path, model_dir: Path, game_date: date | None = None) -> N
                 json.dumps(PushEnvelope.wrap(b"[" + b",".join(c) + b"]", {}, f"c{size}-{i}", 1, "s")).encode()
                 for i, c in enumerate(chunks)
             ]
+            # The rows the worker would write, made outside the measurement: the sketch only swaps in
+            # its own prediction, features and time.
+            expected = _requests([json.loads(p) for p in payloads], size)
+            written = {r.prediction_id(): handler.predict(r) for r in expected}
             cpu = time.process_time()
             for body in envelopes:
                 envelope = parse_envelope(body)
                 data = json.loads(base64.b64decode(envelope.message.data or ""))
-                requests = [
-                    PredictionRequest.model_validate({**p, "batch_id": f"{p['batch_id']}-{size}"})
-                    for p in data
-                ]
-                warehouse.append("predictions_raw", _sketch_rows(bundle, requests, settings))
+                rows = _sketch_rows(bundle, _requests(data, size), settings, written)
+                warehouse.append("predictions_raw", rows)
             many = (time.process_time() - cpu) / len(payloads)
             print(f"{size} players per message (sketch): {1000 * many:.2f} ms CPU per player")
         warehouse.close()
