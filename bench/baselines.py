@@ -25,8 +25,8 @@ PER_PLAYER_QUERIES = frozenset({"history", "lines"})
 
 class PerPlayerWarehouse:
     """A `Warehouse` that splits ``history`` and ``lines`` into one query per player id (the same SQL
-    file, ``player_ids=[that player]``) and concatenates the answers in player order; every other
-    call goes to the wrapped warehouse as it is."""
+    file, ``player_ids=[that player]``) and concatenates the answers in player order, as frames or
+    as records; every other call goes to the wrapped warehouse as it is."""
 
     def __init__(self, inner: Warehouse) -> None:
         self.inner = inner
@@ -45,6 +45,17 @@ class PerPlayerWarehouse:
         if not non_empty:
             return frames[0] if frames else self.inner.query(name, params, timeout_s=timeout_s)
         return pd.concat(non_empty, ignore_index=True)
+
+    def records(
+        self, name: str, params: QueryParams, *, timeout_s: float | None = None
+    ) -> list[dict[str, Any]]:
+        if name not in PER_PLAYER_QUERIES:
+            return self.inner.records(name, params, timeout_s=timeout_s)
+        return [
+            row
+            for player in params["player_ids"]
+            for row in self.inner.records(name, {**params, "player_ids": [player]}, timeout_s=timeout_s)
+        ]
 
 
 class OldDuckDbAppend:
