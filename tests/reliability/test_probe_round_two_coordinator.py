@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +31,12 @@ from typer.testing import CliRunner
 from coordinator.app import create_app as create_coordinator_app
 from nba_props.cli import app as cli
 from nba_props.embedded import EmbeddedStack
-from shared.contracts import PredictionRequest, PushEnvelope
+from shared.contracts import PredictionRequest
 from shared.settings import Settings
 from shared.warehouse.duckdb import DuckDbWarehouse
 from tests.fakes import FakePublisher
 from tests.reliability.conftest import ManualClock, coordinator_container, count, wait_until
+from tests.reliability.test_probe_round_two_worker import PUSH_PATH, pubsub_envelope
 from tests.reliability.test_security import (
     COORDINATOR_AUDIENCE,
     PUSHER,
@@ -44,7 +45,7 @@ from tests.reliability.test_security import (
     CertsServer,
     SigningKey,
 )
-from worker.app import PUSH_PATH, WorkerContainer
+from worker.app import WorkerContainer
 from worker.app import create_app as create_worker_app
 
 NBA_PROPS = Path(sys.executable).with_name("nba-props")
@@ -71,9 +72,7 @@ def _sent(publisher: FakePublisher) -> list[PredictionRequest]:
 
 
 def _push(request: PredictionRequest, message_id: str) -> dict[str, Any]:
-    return PushEnvelope.wrap(
-        request.to_bytes(), request.attributes(), message_id, 1, "sub", published_at=datetime.now(UTC)
-    )
+    return pubsub_envelope(request.to_bytes(), request.attributes(), message_id)
 
 
 # -- /status --------------------------------------------------------------------------------------

@@ -19,14 +19,32 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from shared.contracts import PredictionRequest, PushEnvelope
+from shared.contracts import PredictionRequest
 from shared.settings import Settings
 from shared.warehouse.duckdb import DuckDbWarehouse
 from tests.reliability.conftest import count
-from worker.app import PUSH_PATH, WorkerContainer, create_app
-from worker.dead_letters import DEAD_LETTER_PATH, SOURCE_DELIVERY_COUNT, SOURCE_SUBSCRIPTION
+from worker.app import WorkerContainer, create_app
 
 Payload = dict[str, Any]
+
+# The public URLs Pub/Sub's push subscriptions are configured with (deploy/), not the app's constants.
+PUSH_PATH = "/pubsub/push"
+DEAD_LETTER_PATH = "/pubsub/dead-letter"
+
+
+def pubsub_envelope(data: bytes, attributes: dict[str, str], message_id: str, attempt: int = 1) -> Payload:
+    """A push body exactly as Pub/Sub sends it (https://cloud.google.com/pubsub/docs/push)."""
+    return {
+        "message": {
+            "data": base64.b64encode(data).decode(),
+            "attributes": attributes,
+            "messageId": message_id,
+            "message_id": message_id,
+            "publishTime": datetime.now(UTC).isoformat(),
+        },
+        "subscription": "projects/p/subscriptions/sub",
+        "deliveryAttempt": attempt,
+    }
 
 
 def issue17(reason: str) -> pytest.MarkDecorator:
@@ -64,7 +82,7 @@ def _push(
         "schema_version": "1",
     }
     data = json.dumps(payload).encode()
-    return PushEnvelope.wrap(data, attributes, message_id, attempt, "sub", published_at=datetime.now(UTC))
+    return pubsub_envelope(data, attributes, message_id, attempt)
 
 
 def _set(path: str, value: Any) -> Callable[[Payload], None]:
@@ -145,10 +163,11 @@ def test_a_dead_letter_naming_an_out_of_range_player_is_acknowledged_and_recorde
     attributes = {
         **request_with_line.attributes(),
         "player_id": str(2**70),
-        SOURCE_DELIVERY_COUNT: "5",
-        SOURCE_SUBSCRIPTION: "projects/p/subscriptions/nba-props-predictions-worker",
+        # What Pub/Sub adds to a dead-lettered message.
+        "CloudPubSubDeadLetterSourceDeliveryCount": "5",
+        "CloudPubSubDeadLetterSourceSubscription": "projects/p/subscriptions/nba-props-predictions-worker",
     }
-    body = PushEnvelope.wrap(request_with_line.to_bytes(), attributes, "dlq-1", 1, "dead-letter-push")
+    body = pubsub_envelope(request_with_line.to_bytes(), attributes, "dlq-1")
     response = worker.post(DEAD_LETTER_PATH, json=body)
     assert response.status_code in (200, 204), f"{response.status_code}: {response.text[:300]}"
     assert count(league_warehouse, "player_outcomes") == 1
