@@ -34,7 +34,6 @@ from nba_props.embedded import EmbeddedStack
 from shared.contracts import PredictionRequest
 from shared.settings import Settings
 from shared.warehouse.duckdb import DuckDbWarehouse
-from tests.fakes import FakePublisher
 from tests.reliability.conftest import ManualClock, coordinator_container, count, wait_until
 from tests.reliability.test_probe_round_two_worker import PUSH_PATH, pubsub_envelope
 from tests.reliability.test_security import (
@@ -45,6 +44,7 @@ from tests.reliability.test_security import (
     CertsServer,
     SigningKey,
 )
+from tests.support.fakes import FakePublisher
 from worker.app import WorkerContainer
 from worker.app import create_app as create_worker_app
 
