@@ -1,4 +1,4 @@
-# The two services. Each image serves `nba-props serve <service>` on $PORT (8080 here); the
+# The two services. Each image serves `uvicorn <service>.main:app` on $PORT (8080 here); the
 # startup probe hits /readyz, so a revision whose worker has no valid model bundle (or whose
 # coordinator cannot query BigQuery) never takes traffic and the previous revision keeps serving.
 
