@@ -17,8 +17,9 @@ from typing import Any
 
 from bench.baselines import OldDuckDbAppend
 from shared.contracts import PredictionRequest
-from shared.features import compute_features, features_from_request, frames_from_request
-from shared.model import ModelBundle
+from shared.features.v8 import compute_features, features_from_request
+from shared.features.window import frames_from_request
+from shared.model.bundle import ModelBundle
 from shared.settings import Settings
 from shared.warehouse.duckdb import DuckDbWarehouse
 
@@ -45,7 +46,7 @@ def run_ablation(
     """Each kept optimization: what it replaced, the same work timed both ways."""
     from bench.loader import NoPublisher
     from coordinator.batches import BatchCoordinator
-    from shared.context_features import context_features, context_payload
+    from shared.features.context import context_features, context_payload
 
     warehouse = DuckDbWarehouse(league_file, read_only=True)
     try:

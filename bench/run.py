@@ -244,7 +244,7 @@ def _train(league_file: Path, out: Path, game_date: Any, iterations: int | None,
 
 
 def _model_summary(model_dir: Path, *, trained: bool) -> dict[str, Any]:
-    from shared.model import ModelBundle
+    from shared.model.bundle import ModelBundle
 
     manifest = ModelBundle.load(model_dir).manifest
     return {

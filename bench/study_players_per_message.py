@@ -25,9 +25,11 @@ import pandas as pd
 from bench.loader import NoPublisher
 from coordinator.batches import BatchCoordinator
 from shared.contracts import PredictionRequest, PushEnvelope, parse_envelope, request_from_envelope
-from shared.features import features_from_request, validate_feature_frame
+from shared.features.sets import validate_feature_frame
+from shared.features.v8 import features_from_request
 from shared.logging import configure_logging
-from shared.model import ModelBundle, recommend
+from shared.model.bundle import ModelBundle
+from shared.model.recommend import recommend
 from shared.settings import LogFormat, Settings
 from shared.warehouse.duckdb import DuckDbWarehouse
 from worker.predict import PredictionHandler

@@ -25,7 +25,7 @@ from coordinator.fanout import FanOut
 from coordinator.recovery import Recovery
 from coordinator.slate import LoadMetrics, SlateLoad, plan_slate
 from shared.errors import BatchConflict, BatchNotFound, PublishError, QueryTimeout
-from shared.features import history_params
+from shared.features.window import history_params
 from shared.outcomes import Outcome
 from shared.settings import Settings
 from shared.transport import Publisher

@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
-from shared.context_features import CONTEXT_INPUT_COLUMNS, context_features, context_payload
 from shared.contracts import (
     INJURY_STATUSES,
     GameContext,
@@ -23,7 +22,8 @@ from shared.contracts import (
     LineQuote,
     PredictionRequest,
 )
-from shared.features import HISTORY_COLUMNS
+from shared.features.context import CONTEXT_INPUT_COLUMNS, context_features, context_payload
+from shared.features.window import HISTORY_COLUMNS
 from shared.lines import is_american_odds, valid_line
 from shared.warehouse import frame_records
 

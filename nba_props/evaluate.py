@@ -2,7 +2,7 @@
 
 The model is trained exactly as `nba-props train` trains it: `shared.training` builds the frame
 through the serving SQL and the one `compute_features` (every feature of a game on date D sees only
-games strictly before D, cut to the serving window), and `shared.model.train_bundle` fits CatBoost
+games strictly before D, cut to the serving window), and `shared.training.train_bundle` fits CatBoost
 with a chronological holdout whose residuals calibrate the confidence, then refits on every
 training row. The evaluation then predicts every played game of the test season with that bundle.
 
@@ -44,23 +44,21 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from shared.context_features import feature_names, union_of
-from shared.features import HISTORY_LOOKBACK_DAYS, HISTORY_MAX_GAMES, TARGET_COLUMNS
+from shared.features.sets import feature_names, union_of
+from shared.features.window import HISTORY_LOOKBACK_DAYS, HISTORY_MAX_GAMES, TARGET_COLUMNS
 from shared.lines import DEFAULT_BOOKMAKER_PRIORITY
-from shared.model import (
+from shared.model.bundle import ModelBundle
+from shared.model.recommend import recommend
+from shared.training import (
     DEFAULT_DEPTH,
     DEFAULT_ITERATIONS,
     DEFAULT_LEARNING_RATE,
     DEFAULT_LOSS_FUNCTION,
-    ModelBundle,
-    recommend,
-    train_bundle,
-)
-from shared.training import (
     EARLIEST,
     LATEST,
     load_training_history,
     load_training_targets,
+    train_bundle,
     training_frame,
 )
 from shared.warehouse import Warehouse

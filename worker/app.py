@@ -17,7 +17,7 @@ from shared.bootstrap import make_warehouse
 from shared.errors import NbaPropsError, PoisonMessage, QueryTimeout, WarehouseUnavailable
 from shared.limits import WORKER_MAX_BODY_BYTES, BodySizeLimit
 from shared.logging import configure_logging, get_logger, trace_field
-from shared.model import ModelBundle
+from shared.model.bundle import ModelBundle
 from shared.settings import Settings
 from shared.warehouse import Warehouse
 from worker.dead_letters import DEAD_LETTER_PATH, record_pushed_dead_letter

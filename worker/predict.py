@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 import structlog
 
-from shared.context_features import request_features
 from shared.contracts import (
     PredictionRequest,
     PushEnvelope,
@@ -22,7 +21,9 @@ from shared.contracts import (
     request_from_envelope,
 )
 from shared.errors import PoisonMessage
-from shared.model import ModelBundle, recommend
+from shared.features.sets import request_features
+from shared.model.bundle import ModelBundle
+from shared.model.recommend import recommend
 from shared.outcomes import Outcome, outcome_row, utf8_safe
 from shared.settings import Settings
 from shared.warehouse import Warehouse

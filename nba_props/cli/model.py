@@ -30,8 +30,7 @@ def train(
 
     CatBoost settings: the measured recipe in shared.model (MAE loss, 1000 iterations, lr 0.05).
     """
-    from shared.model import DEFAULT_ITERATIONS
-    from shared.training import train_model
+    from shared.training import DEFAULT_ITERATIONS, train_model
 
     settings = load_settings()
     iterations = iterations or DEFAULT_ITERATIONS
@@ -79,7 +78,12 @@ def evaluate(
     from nba_props.evaluate import EvaluationConfig, evaluate_logs, markdown_report, write_report
     from nba_props.evaluate import evaluate as run_evaluation
     from nba_props.importer import MalformedGameLog
-    from shared.model import DEFAULT_DEPTH, DEFAULT_ITERATIONS, DEFAULT_LEARNING_RATE, DEFAULT_LOSS_FUNCTION
+    from shared.training import (
+        DEFAULT_DEPTH,
+        DEFAULT_ITERATIONS,
+        DEFAULT_LEARNING_RATE,
+        DEFAULT_LOSS_FUNCTION,
+    )
 
     for option, season in (("--train-through", train_through), ("--test", test)):
         if not re.fullmatch(r"\d{4}-\d{2}", season):

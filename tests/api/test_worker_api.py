@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from coordinator.batches import BatchCoordinator
 from shared.contracts import PredictionRequest, PushEnvelope
 from shared.errors import ModelMissing, WarehouseUnavailable
-from shared.model import ModelBundle
+from shared.model.bundle import ModelBundle
 from shared.settings import Settings
 from shared.warehouse.duckdb import DuckDbWarehouse
 from tests.support.fakes import FakePublisher, SpyWarehouse

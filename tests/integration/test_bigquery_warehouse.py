@@ -23,7 +23,7 @@ from google.cloud import bigquery
 from sqlglot import exp
 
 from shared.errors import QueryTimeout, WarehouseUnavailable
-from shared.features import history_params
+from shared.features.window import history_params
 from shared.schema import TABLES, VIEWS
 from shared.settings import Settings
 from shared.sql import SqlStatement, statement

@@ -12,11 +12,14 @@ import numpy as np
 import pytest
 
 from coordinator.slate import plan_slate
-from shared.context_features import CONTEXT_FEATURES, V8CTX_FEATURES, request_features
 from shared.contracts import PredictionRequest
 from shared.errors import ModelMismatch, PoisonMessage
-from shared.features import V8_FEATURES, history_params
-from shared.model import ModelBundle, ResidualCalibration
+from shared.features.context import CONTEXT_FEATURES
+from shared.features.sets import V8CTX_FEATURES, request_features
+from shared.features.v8 import V8_FEATURES
+from shared.features.window import history_params
+from shared.model.bundle import ModelBundle
+from shared.model.calibration import ResidualCalibration
 from shared.settings import Settings
 from shared.warehouse.duckdb import DuckDbWarehouse
 from tests.support.bundles import train_league_bundle

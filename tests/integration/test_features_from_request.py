@@ -15,13 +15,8 @@ import pytest
 
 from coordinator.batches import BatchCoordinator
 from shared.contracts import GameContext, HistoryTable, LineQuote, PredictionRequest
-from shared.features import (
-    HISTORY_DERIVED_FEATURES,
-    V8_FEATURES,
-    compute_features,
-    features_from_request,
-    frames_from_request,
-)
+from shared.features.v8 import HISTORY_DERIVED_FEATURES, V8_FEATURES, compute_features, features_from_request
+from shared.features.window import frames_from_request
 from shared.settings import Settings
 from shared.warehouse.duckdb import DuckDbWarehouse
 from tests.support.fakes import FakePublisher

@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 
 from coordinator.slate import plan_slate
-from shared.context_features import V8HIST_FEATURES, request_features
 from shared.errors import ModelMismatch
-from shared.features import HISTORY_FEATURES, V8_FEATURES, history_params
-from shared.model import ModelBundle
+from shared.features.history import HISTORY_FEATURES
+from shared.features.sets import V8HIST_FEATURES, request_features
+from shared.features.v8 import V8_FEATURES
+from shared.features.window import history_params
+from shared.model.bundle import ModelBundle
 from shared.settings import Settings
 from shared.warehouse.duckdb import DuckDbWarehouse
 from tests.support.bundles import train_league_bundle

@@ -24,9 +24,9 @@ import pandas as pd
 import pytest
 
 from coordinator.slate import plan_slate
-from shared.context_features import FEATURE_SETS, request_features, union_of
 from shared.contracts import PredictionRequest
-from shared.features import history_params
+from shared.features.sets import FEATURE_SETS, request_features, union_of
+from shared.features.window import history_params
 from shared.settings import Settings
 from shared.training import build_training_frame
 from shared.warehouse.duckdb import DuckDbWarehouse

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from coordinator.requests import build_requests
 from coordinator.slate import plan_slate
-from shared.features import history_params
+from shared.features.window import history_params
 from shared.settings import Settings
 from shared.warehouse.duckdb import DuckDbWarehouse
 

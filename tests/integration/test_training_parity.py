@@ -24,15 +24,11 @@ import pytest
 
 from coordinator.slate import plan_slate
 from nba_props.team_stats import team_game_stats
-from shared.context_features import V8HIST_FEATURES
 from shared.contracts import PredictionRequest
-from shared.features import (
-    CONTEXT_COLUMNS,
-    compute_features,
-    frames_from_request,
-    history_params,
-)
-from shared.model import ModelBundle
+from shared.features.sets import V8HIST_FEATURES
+from shared.features.v8 import compute_features
+from shared.features.window import CONTEXT_COLUMNS, frames_from_request, history_params
+from shared.model.bundle import ModelBundle
 from shared.training import build_training_frame, train_model
 from shared.warehouse.duckdb import DuckDbWarehouse
 

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from shared.features import HISTORY_MAX_GAMES, history_params
+from shared.features.window import HISTORY_MAX_GAMES, history_params
 from shared.outcomes import Outcome, outcome_row
 from shared.training import load_training_targets
 from shared.warehouse import Warehouse

@@ -12,15 +12,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shared.context_features import (
+from shared.errors import PoisonMessage
+from shared.features.context import (
     CONTEXT_FEATURES,
-    V8CTX_FEATURES,
     context_features,
     context_frame,
     context_payload,
     haversine_miles,
 )
-from shared.errors import PoisonMessage
+from shared.features.sets import V8CTX_FEATURES
 
 # Arenas as nba_props.nba_teams has them.
 MSG = (40.7505, -73.9934, "America/New_York")  # New York

@@ -12,17 +12,15 @@ import pytest
 
 from shared.contracts import GameContext, HistoryTable, LineQuote, PredictionRequest
 from shared.errors import PoisonMessage
-from shared.features import (
-    FEATURE_SET_HASH,
+from shared.features.sets import FEATURE_SET_HASHES, validate_feature_frame
+from shared.features.v8 import V8_FEATURES, compute_features
+from shared.features.window import (
     HISTORY_COLUMNS,
     HISTORY_LOOKBACK_DAYS,
     HISTORY_MAX_GAMES,
     TARGET_COLUMNS,
-    V8_FEATURES,
-    compute_features,
     frames_from_request,
     history_params,
-    validate_feature_frame,
 )
 
 D = date(2024, 11, 10)
@@ -176,7 +174,7 @@ def test_the_feature_set_is_v8_in_its_fixed_order() -> None:
     assert V8_FEATURES[-1] == "ppm_avg_last_10"
     assert set(GOLDEN) == set(V8_FEATURES)
     expected_hash = hashlib.sha256(",".join(V8_FEATURES).encode()).hexdigest()[:16]
-    assert expected_hash == FEATURE_SET_HASH
+    assert expected_hash == FEATURE_SET_HASHES["v8"]
 
 
 def test_every_feature_matches_its_hand_computed_value(history: pd.DataFrame) -> None:

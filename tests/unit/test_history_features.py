@@ -9,15 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shared.context_features import FEATURE_SETS, V8HIST_FEATURES, feature_columns, union_of
-from shared.features import (
-    HISTORY_DERIVED_FEATURES,
-    HISTORY_FEATURES,
-    HISTORY_LOOKBACK_DAYS,
-    HISTORY_MAX_GAMES,
-    V8_FEATURES,
-    compute_features,
-)
+from shared.features.history import HISTORY_FEATURES
+from shared.features.sets import FEATURE_SETS, V8HIST_FEATURES, feature_columns, union_of
+from shared.features.v8 import HISTORY_DERIVED_FEATURES, V8_FEATURES, compute_features
+from shared.features.window import HISTORY_LOOKBACK_DAYS, HISTORY_MAX_GAMES
 from tests.unit.test_features import (
     FUTURE_GAMES,
     OTHER,
@@ -203,7 +198,7 @@ def test_a_batch_of_every_target_equals_each_target_alone(
     history: pd.DataFrame, chunk: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # chunk=2 cuts the nine targets into five gathers: a slicing slip at a chunk edge would show.
-    monkeypatch.setattr("shared.features._CHUNK", chunk)
+    monkeypatch.setattr("shared.features.history._CHUNK", chunk)
     rows = [
         target(player_id=p, game_date=D - timedelta(days=k)) for p in (PLAYER, OTHER, 999) for k in (0, 3, 9)
     ]

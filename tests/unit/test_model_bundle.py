@@ -14,19 +14,13 @@ import pytest
 from catboost import CatBoostRegressor
 
 from shared.errors import ModelMismatch, ModelMissing
-from shared.features import FEATURE_SET_HASH, V8_FEATURES
-from shared.model import (
-    DEFAULT_DEPTH,
-    DEFAULT_LEARNING_RATE,
-    DEFAULT_LOSS_FUNCTION,
-    FORMAT_VERSION,
-    MANIFEST_FILE,
-    MODEL_FILE,
-    ModelBundle,
-    ResidualCalibration,
-    recommend,
-    train_bundle,
-)
+from shared.features.sets import FEATURE_SET_HASHES
+from shared.features.v8 import V8_FEATURES
+from shared.model.bundle import ModelBundle
+from shared.model.calibration import ResidualCalibration
+from shared.model.manifest import FORMAT_VERSION, MANIFEST_FILE, MODEL_FILE
+from shared.model.recommend import recommend
+from shared.training import DEFAULT_DEPTH, DEFAULT_LEARNING_RATE, DEFAULT_LOSS_FUNCTION, train_bundle
 
 ITERATIONS = 15
 
@@ -82,7 +76,7 @@ def test_the_manifest_describes_the_model(bundle: ModelBundle) -> None:
     assert manifest.model_type == "catboost_regressor"
     assert manifest.feature_set == "v8"
     assert manifest.feature_names == V8_FEATURES
-    assert manifest.feature_set_hash == FEATURE_SET_HASH
+    assert manifest.feature_set_hash == FEATURE_SET_HASHES["v8"]
     assert manifest.model_version.startswith("v8-") and manifest.model_version.endswith(
         manifest.cbm_sha256[:8]
     )

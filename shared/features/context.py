@@ -1,40 +1,9 @@
-"""Context features beyond V8 — travel, team pace, the schedule ahead, age — and the feature sets.
+"""Context features beyond V8: travel, the schedule ahead, team pace, age (feature set "v8ctx").
 
-Pure functions, no I/O, no clock, shared by the coordinator (which carries the values to the worker
-in `PredictionRequest.context`) and by training (which computes them from slate.sql over its window
-with the same function: the parity test compares the two). Inputs, all as of before the game, come
-from slate.sql, for one night or for every played game of a window at once:
-
-- ``team_games``: the team's scheduled games dated D-21 ... D+14 (this game included), each a
-  mapping with ``game_date``, ``tipoff_utc``, ``is_home`` and the arena's ``arena_lat``,
-  ``arena_lon`` and IANA ``time_zone``; the schedule is published months ahead, so the games after D
-  are known before D (their results are not used);
-- ``team_pace`` / ``opponent_pace``: season-to-date pace before D (V8's own inputs);
-- ``opponent_pace_last_10``: the opponent's mean pace over its last 10 games of the season before D;
-- ``opponent_ft_rate_allowed``: the opponent's season-to-date FTA / FGA allowed before D;
-- ``next_opponent_win_pct``: the next opponent's season-to-date win rate before D (not before its
-  own game with this team: results between D and then are in the future);
-- ``birth_date``.
-
-Definitions (D = the game date; a *trip* goes from one game's arena to the team's next game's):
-
-- travel_miles: great-circle miles (haversine) from the previous game's arena to this one's; NaN
-  when the team played no game in the 21 days before D (season opener, long break).
-- time_zone_changes: UTC offset of this arena minus the previous arena's, in hours, both on D:
-  negative westward (New York → Los Angeles is -3), positive eastward; NaN as travel_miles.
-- consecutive_road_games: 0 at home; away, 1 + the number of road games immediately before it.
-- miles_traveled_last_14_days: sum of the miles of the trips arriving at games dated D-13 ... D
-  (tonight's trip included).
-- time_zones_crossed_last_14_days: sum of |offset change| over the same trips (zones crossed in
-  either direction; the signed direction of tonight's trip is time_zone_changes).
-- pace_differential: team_pace - opponent_pace.
-- next_game_days_rest: days from D to the team's next game (1 = plays tomorrow); NaN without a
-  next game within 14 days.
-- games_in_next_7_days: the team's games dated D+1 ... D+7.
-- next_opponent_win_pct: as given.
-- next_game_is_primetime: 1 if the next game tips off between 8:00 and 10:59 pm Eastern (the US
-  national-TV evening window), else 0; NaN without a next game or when its tip-off is unknown.
-- player_age: years (days / 365.25) from the birth date to D; NaN when the birth date is unknown.
+Pure functions, no I/O, no clock. The coordinator computes them from slate.sql for one night and
+carries the values to the worker in `PredictionRequest.context`; training computes them from the
+same slate.sql over its window with the same `context_features` (the parity test compares the two).
+Every input is as of before the game; the schedule ahead is published months early (results unused).
 """
 
 from __future__ import annotations
@@ -50,50 +19,39 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from shared.contracts import PredictionRequest
 from shared.errors import PoisonMessage
-from shared.features import (
-    HISTORY_DERIVED_FEATURES,
-    HISTORY_FEATURES,
-    TARGET_COLUMNS,
-    V8_FEATURES,
-    compute_features,
-    feature_set_hash,
-    features_from_request,
-    validate_feature_frame,
-)
+from shared.features.window import FloatArray
 
+# D = the game date; a *trip* goes from one game's arena to the team's next game's.
 CONTEXT_FEATURES: tuple[str, ...] = (
+    # great-circle miles (haversine) from the previous game's arena to this one's; NaN when the team
+    # played no game in the 21 days before D (season opener, long break)
     "travel_miles",
+    # UTC offset of this arena minus the previous arena's, in hours, both on D: negative westward
+    # (New York -> Los Angeles is -3); NaN as travel_miles
     "time_zone_changes",
-    "consecutive_road_games",
+    "consecutive_road_games",  # 0 at home; away, 1 + the road games immediately before it
+    # sum of the miles / of |offset change| of the trips arriving at games dated D-13 ... D (tonight's
+    # included)
     "miles_traveled_last_14_days",
     "time_zones_crossed_last_14_days",
-    "pace_differential",
-    "opponent_pace_last_10",
-    "opponent_ft_rate_allowed",
+    "pace_differential",  # team_pace - opponent_pace (season to date)
+    "opponent_pace_last_10",  # the opponent's mean pace over its last 10 games of the season
+    "opponent_ft_rate_allowed",  # the opponent's season-to-date FTA / FGA allowed
+    # days from D to the team's next game (1 = plays tomorrow); NaN without one within 14 days
     "next_game_days_rest",
-    "games_in_next_7_days",
+    "games_in_next_7_days",  # the team's games dated D+1 ... D+7
+    # the next opponent's season-to-date win rate before D (not before its own game with this team:
+    # results between D and then are in the future)
     "next_opponent_win_pct",
+    # 1 if the next game tips off 8:00-10:59 pm Eastern (national-TV evening), else 0; NaN without a
+    # next game or its tip-off
     "next_game_is_primetime",
-    "player_age",
+    "player_age",  # years (days / 365.25) from the birth date to D; NaN when it is unknown
 )
 
-V8CTX_FEATURES: tuple[str, ...] = (*V8_FEATURES, *CONTEXT_FEATURES)
-
-V8HIST_FEATURES: tuple[str, ...] = (*V8_FEATURES, *HISTORY_FEATURES)
-
-# Every feature set this code computes, by the name a bundle's manifest gives. V8 is the default
-# contract; the others ship only as separately versioned bundles (README, Model quality).
-FEATURE_SETS: Mapping[str, tuple[str, ...]] = {
-    "v8": V8_FEATURES,
-    "v8ctx": V8CTX_FEATURES,
-    "v8hist": V8HIST_FEATURES,
-}
-FEATURE_SET_HASHES: Mapping[str, str] = {
-    name: feature_set_hash(names) for name, names in FEATURE_SETS.items()
-}
-
+# One row per player and game. team_games: the team's games dated D-21 ... D+14 (this one included),
+# each a mapping with game_date, tipoff_utc, is_home, arena_lat, arena_lon and the IANA time_zone.
 CONTEXT_INPUT_COLUMNS: tuple[str, ...] = (
     "game_date",
     "team_id",
@@ -114,8 +72,6 @@ NEXT_WEEK_DAYS = 7
 PRIMETIME_ZONE = "America/New_York"
 PRIMETIME_START = time(20, 0)
 PRIMETIME_END = time(23, 0)
-
-FloatArray = npt.NDArray[np.float64]
 
 
 def haversine_miles(
@@ -292,70 +248,3 @@ def context_frame(contexts: Iterable[Mapping[str, Any]], index: pd.Index | None 
         rows.append([_number(context[name]) for name in CONTEXT_FEATURES])
     matrix = np.array(rows, dtype=np.float64).reshape(len(rows), len(CONTEXT_FEATURES))
     return pd.DataFrame(matrix, index=index, columns=list(CONTEXT_FEATURES))
-
-
-# -- feature sets -----------------------------------------------------------------------------------
-
-
-def feature_names(feature_set: str) -> tuple[str, ...]:
-    """The ordered feature names of a feature set this code computes; ValueError otherwise."""
-    try:
-        return FEATURE_SETS[feature_set]
-    except KeyError:
-        raise ValueError(
-            f"unknown feature set {feature_set!r}; this code computes {sorted(FEATURE_SETS)}"
-        ) from None
-
-
-def union_of(feature_sets: Sequence[str]) -> tuple[str, ...]:
-    """Every feature of the named sets, each once, in order of first appearance."""
-    return tuple(dict.fromkeys(name for fs in feature_sets for name in feature_names(fs)))
-
-
-def feature_frame(
-    history: pd.DataFrame, targets: pd.DataFrame, feature_set: str, context: pd.DataFrame | None = None
-) -> pd.DataFrame:
-    """The features of ``feature_set`` for every target (see `feature_columns`)."""
-    return feature_columns(history, targets, feature_names(feature_set), context)
-
-
-def feature_columns(
-    history: pd.DataFrame,
-    targets: pd.DataFrame,
-    names: Sequence[str],
-    context: pd.DataFrame | None = None,
-) -> pd.DataFrame:
-    """The features ``names`` for every target: those of the history and the game (V8, the
-    long-memory ones) from `compute_features`, the context features from ``context``.
-
-    ``context`` holds the context features already computed (serving: from the payload); without it
-    they are computed from ``targets``, which then needs `CONTEXT_INPUT_COLUMNS` (training).
-    """
-    wanted = list(names)
-    own = [name for name in wanted if name in HISTORY_DERIVED_FEATURES]
-    base = compute_features(history, targets[list(TARGET_COLUMNS)], own) if own else None
-    if base is not None and len(own) == len(wanted):
-        return base[wanted]
-    extra = context if context is not None else context_features(targets)
-    extra = extra.set_axis(targets.index)
-    return (extra if base is None else pd.concat([base, extra], axis=1))[wanted]
-
-
-def validate_features(frame: pd.DataFrame, feature_set: str) -> None:
-    """Refuse a feature frame the model must not see (wrong columns or order, non-float, inf)."""
-    validate_feature_frame(frame, feature_names(feature_set))
-
-
-def request_features(request: PredictionRequest, feature_set: str) -> pd.DataFrame:
-    """The worker's validated feature row for one message: V8 (and for "v8hist" the long-memory
-    features) straight from the payload's game and history (no DataFrames built first; tests hold it
-    equal to the frame path), plus, for "v8ctx", the context features from ``request.context``,
-    which the coordinator computed."""
-    names = feature_names(feature_set)
-    own = [name for name in names if name in HISTORY_DERIVED_FEATURES]
-    features = features_from_request(request, own)
-    if len(own) != len(names):
-        extra = context_frame([request.context]).set_axis(features.index)
-        features = pd.concat([features, extra], axis=1)[list(names)]
-    validate_features(features, feature_set)
-    return features
