@@ -14,9 +14,10 @@ import hashlib
 import json
 import re
 from datetime import date, datetime
-from typing import Any, Final, Literal, Self
+from typing import Annotated, Any, Final, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
 from shared.errors import PoisonMessage
 from shared.lines import AmericanOdds, LinePoints
@@ -26,8 +27,19 @@ SCHEMA_VERSION: Final = 1
 INJURY_STATUSES = ("AVAILABLE", "PROBABLE", "QUESTIONABLE", "DOUBTFUL", "OUT")
 
 
+INT64_MAX: Final = 2**63 - 1
+# Every id and integer lands in a 64-bit column; a wider one cannot be stored.
+Int64 = Annotated[int, Field(ge=-INT64_MAX, le=INT64_MAX)]
+# A box-score count or total (JSON admits negative numbers, a game does not).
+Count = Annotated[float, Field(ge=0)]
+# NaN and infinity fail a line's bounds: a line out of bounds, not an impossible number.
+Line = Annotated[LinePoints, Field(allow_inf_nan=True)]
+Price = Annotated[AmericanOdds, Field(ge=-INT64_MAX, le=INT64_MAX)]
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # JSON admits NaN and Infinity; no feature, line or stored value may hold them.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class GameContext(_Strict):
@@ -38,19 +50,19 @@ class GameContext(_Strict):
     tipoff_utc: datetime | None = None
     season: str
     phase: Literal["regular", "playoffs", "preseason"] = "regular"
-    team_id: int
+    team_id: Int64
     team_abbr: str
-    opponent_team_id: int
+    opponent_team_id: Int64
     opponent_abbr: str
     is_home: bool
     # Season-to-date team aggregates before this game (None where the season has no games yet).
     team_pace: float | None = None
     team_off_rating: float | None = None
     team_win_pct: float | None = None
-    team_rest_days: int | None = None
+    team_rest_days: Int64 | None = None
     opponent_def_rating: float | None = None
     opponent_pace: float | None = None
-    opponent_rest_days: int | None = None
+    opponent_rest_days: Int64 | None = None
     opponent_paint_share_allowed: float | None = None
     opponent_mid_share_allowed: float | None = None
     opponent_three_share_allowed: float | None = None
@@ -61,16 +73,16 @@ class HistoryTable(_Strict):
 
     game_date: list[date] = Field(default_factory=list)
     season: list[str] = Field(default_factory=list)
-    opponent_team_id: list[int] = Field(default_factory=list)
+    opponent_team_id: list[Int64] = Field(default_factory=list)
     is_home: list[bool] = Field(default_factory=list)
-    minutes: list[float] = Field(default_factory=list)
-    points: list[float] = Field(default_factory=list)
-    fga: list[float | None] = Field(default_factory=list)
-    fg3m: list[float | None] = Field(default_factory=list)
-    fg3a: list[float | None] = Field(default_factory=list)
-    ftm: list[float | None] = Field(default_factory=list)
-    fta: list[float | None] = Field(default_factory=list)
-    tov: list[float | None] = Field(default_factory=list)
+    minutes: list[Count] = Field(default_factory=list)
+    points: list[Count] = Field(default_factory=list)
+    fga: list[Count | None] = Field(default_factory=list)
+    fg3m: list[Count | None] = Field(default_factory=list)
+    fg3a: list[Count | None] = Field(default_factory=list)
+    ftm: list[Count | None] = Field(default_factory=list)
+    fta: list[Count | None] = Field(default_factory=list)
+    tov: list[Count | None] = Field(default_factory=list)
     points_paint: list[float | None] = Field(default_factory=list)
     points_mid_range: list[float | None] = Field(default_factory=list)
 
@@ -92,11 +104,11 @@ class LineQuote(_Strict):
     """A real bookmaker line: the latest snapshot before tip-off and that book's opening line."""
 
     bookmaker: str
-    line: LinePoints
-    over_price: AmericanOdds | None = None
-    under_price: AmericanOdds | None = None
+    line: Line
+    over_price: Price | None = None
+    under_price: Price | None = None
     snapshot_at: datetime
-    opening_line: LinePoints | None = None
+    opening_line: Line | None = None
 
 
 class PredictionRequest(_Strict):
@@ -104,14 +116,14 @@ class PredictionRequest(_Strict):
 
     schema_version: Literal[1] = SCHEMA_VERSION
     batch_id: str = Field(min_length=1, max_length=64)
-    player_id: int = Field(gt=0)
+    player_id: int = Field(gt=0, le=INT64_MAX)
     player_name: str = Field(min_length=1, max_length=128)
     game: GameContext
     injury_status: Literal["AVAILABLE", "PROBABLE", "QUESTIONABLE", "DOUBTFUL"] | None = None
     history: HistoryTable
     line: LineQuote | None = None
     # Context features beyond V8 (travel, schedule, age), stored with the prediction.
-    context: dict[str, float | int | bool | None] = Field(default_factory=dict)
+    context: dict[str, float | None] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _history_is_before_the_game(self) -> Self:
@@ -194,12 +206,6 @@ class PushEnvelope(BaseModel):
 PLAYER_FIELDS = frozenset({"player_id", "player_name"})
 
 
-def parse_push_body(body: bytes) -> tuple[PushEnvelope, PredictionRequest]:
-    """Envelope bytes → request. Every way this can fail is permanent, so each is a PoisonMessage."""
-    envelope = parse_envelope(body)
-    return envelope, request_from_envelope(envelope)
-
-
 def parse_envelope(body: bytes) -> PushEnvelope:
     """The push envelope alone (its publish time decides whether the payload is still worth reading)."""
     raw = _json(body, "invalid_envelope_json")
@@ -234,11 +240,22 @@ def request_from_envelope(envelope: PushEnvelope) -> PredictionRequest:
     try:
         request = PredictionRequest.model_validate(payload)
     except ValidationError as exc:
-        fields = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
-        reason = "unknown_player" if fields and fields <= PLAYER_FIELDS else "invalid_payload"
-        raise PoisonMessage(reason, _short(exc)) from exc
+        raise PoisonMessage(_rejection_reason(exc.errors()), _short(exc)) from exc
     _check_attributes(envelope.message.attributes, request)
     return request
+
+
+# Pydantic's errors for a number no game can hold: NaN or infinity, a negative count, beyond 64 bits.
+_VALUE_ERRORS = frozenset({"finite_number", "greater_than_equal", "less_than_equal"})
+
+
+def _rejection_reason(errors: list[ErrorDetails]) -> str:
+    """invalid_features when every error is an impossible number, unknown_player when only the player
+    fields fail, invalid_payload otherwise."""
+    if all(error["type"] in _VALUE_ERRORS for error in errors):
+        return "invalid_features"
+    fields = {str(error["loc"][0]) for error in errors if error["loc"]}
+    return "unknown_player" if fields and fields <= PLAYER_FIELDS else "invalid_payload"
 
 
 def _check_attributes(attributes: dict[str, str], request: PredictionRequest) -> None:

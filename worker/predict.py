@@ -7,13 +7,14 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
 import structlog
 
 from shared.contracts import (
+    INT64_MAX,
     PredictionRequest,
     PushEnvelope,
     parse_envelope,
@@ -85,7 +86,6 @@ class PredictionHandler:
             )
 
     def predict(self, request: PredictionRequest, envelope: PushEnvelope | None = None) -> dict[str, Any]:
-        _check_values(request)
         try:
             # The bundle's manifest says which feature set: V8, V8 + long-memory history (from the
             # payload's history) or V8 + the coordinator's context.
@@ -160,48 +160,19 @@ class PredictionHandler:
         )
 
 
-# Values a box score can hold; anything else in a payload is corrupt, not a player's night.
-_NON_NEGATIVE_HISTORY = ("minutes", "points", "fga", "fg3m", "fg3a", "ftm", "fta", "tov")
-_INT64_MAX = 2**63 - 1
-
-
-def _check_values(request: PredictionRequest) -> None:
-    """Refuse non-finite numbers anywhere and negative box-score counts (JSON admits NaN/Infinity)."""
-    for name, values in request.history.columns().items():
-        for value in values:
-            if isinstance(value, float) and not math.isfinite(value):
-                raise PoisonMessage("invalid_features", f"history.{name} holds {value}")
-        if name in _NON_NEGATIVE_HISTORY and any(v is not None and v < 0 for v in values):
-            raise PoisonMessage("invalid_features", f"history.{name} holds a negative value")
-    numbers = [(f"game.{k}", v) for k, v in request.game.model_dump().items()]
-    numbers += [(f"context.{k}", v) for k, v in request.context.items()]
-    if request.line is not None:
-        numbers += [(f"line.{k}", v) for k, v in request.line.model_dump().items()]
-    for name, value in numbers:
-        if isinstance(value, float) and not math.isfinite(value):
-            raise PoisonMessage("invalid_features", f"{name} holds {value}")
-        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _INT64_MAX:
-            raise PoisonMessage("invalid_features", f"{name} is out of range")
-    ids = [request.player_id, request.game.team_id, request.game.opponent_team_id]
-    if any(abs(i) > _INT64_MAX for i in ids + request.history.opponent_team_id):
-        raise PoisonMessage("invalid_features", "an id is out of the 64-bit range")
-
-
 def _player_id_or_none(value: str) -> int | None:
     try:
         player = int(value)
     except ValueError:
         return None
-    return player if 0 < player <= _INT64_MAX else None
+    return player if 0 < player <= INT64_MAX else None
 
 
 def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _parse_date(value: str) -> Any:
-    from datetime import date
-
+def _parse_date(value: str) -> date | None:
     try:
         return date.fromisoformat(value) if value else None
     except ValueError:

@@ -233,7 +233,7 @@ def context_features(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index, columns=list(CONTEXT_FEATURES)).astype(np.float64)
 
 
-def context_payload(row: pd.Series | Mapping[str, Any]) -> dict[str, float | int | bool | None]:
+def context_payload(row: pd.Series | Mapping[str, Any]) -> dict[str, float | None]:
     """One row of `context_features` as the JSON-safe dict a `PredictionRequest` carries."""
     return {name: None if _missing(row[name]) else float(row[name]) for name in CONTEXT_FEATURES}
 
