@@ -100,7 +100,11 @@ def create_app(container: WorkerContainer | None = None, settings: Settings | No
             model_version=manifest.model_version,
             feature_set_hash=manifest.feature_set_hash,
         )
-        yield
+        try:
+            yield
+        finally:
+            if container is None:  # what the lifespan built, it closes; a passed container is the caller's
+                app.state.container.warehouse.close()
 
     # Pub/Sub's push token is checked before the body is read; bodies beyond what Pub/Sub can send are
     # refused with 413 before anything is buffered.

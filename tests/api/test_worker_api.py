@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 from fastapi.testclient import TestClient
 
@@ -161,3 +162,22 @@ def test_health_and_readiness_report_the_loaded_model(client: TestClient) -> Non
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["model_version"]
     assert client.get("/healthz").status_code == 200
+
+
+def test_worker_main_builds_nothing_at_import_and_starts_from_the_environment(
+    tmp_path: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from worker.main import app
+
+    assert not hasattr(app.state, "container")
+    path = tmp_path / "worker.duckdb"
+    monkeypatch.setenv("NBA_PROPS_MODEL_DIR", str(model_dir))
+    monkeypatch.setenv("NBA_PROPS_DUCKDB_PATH", str(path))
+    with TestClient(app) as client:
+        ready = client.get("/readyz")
+        # DuckDB refuses a second connection with another configuration while the first is open.
+        with pytest.raises(duckdb.ConnectionException):
+            DuckDbWarehouse(path, read_only=True)
+    assert ready.status_code == 200
+    assert ready.json()["model_version"] == ModelBundle.load(model_dir).model_version
+    DuckDbWarehouse(path, read_only=True).close()  # the lifespan closed the warehouse it opened

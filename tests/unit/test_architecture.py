@@ -234,3 +234,17 @@ def test_the_private_use_finder_sees_what_a_careless_patch_writes(tmp_path: Path
         "._pool",
         "._connection",
     }
+
+
+def test_serving_never_imports_training_the_coordinator_or_the_cli() -> None:
+    graph = import_graph()
+    reachable, todo = set(), [m for m in graph if m.split(".")[0] == "worker"]
+    while todo:
+        module = todo.pop()
+        if module not in reachable:
+            reachable.add(module)
+            todo.extend(graph[module])
+    assert {"shared.model.bundle", "shared.features.sets"} <= reachable
+    assert {
+        m for m in reachable if m == "shared.training" or m.split(".")[0] in {"coordinator", "nba_props"}
+    } == set()
