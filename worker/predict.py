@@ -108,7 +108,8 @@ class PredictionHandler:
             floor=self._settings.prediction_floor,
             ceiling=self._settings.prediction_ceiling,
         )[0]
-        feature_values = {k: (None if _missing(v) else float(v)) for k, v in features.iloc[0].items()}
+        # Validated float64: NaN (unknown) is the only value JSON cannot hold.
+        feature_values = {str(k): None if math.isnan(v) else float(v) for k, v in features.iloc[0].items()}
         return {
             "prediction_id": request.prediction_id(),
             "batch_id": request.batch_id,
@@ -166,10 +167,6 @@ def _player_id_or_none(value: str) -> int | None:
     except ValueError:
         return None
     return player if 0 < player <= INT64_MAX else None
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def _parse_date(value: str) -> date | None:

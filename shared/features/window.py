@@ -176,22 +176,25 @@ def _strings(series: pd.Series) -> ObjectArray:
     return values
 
 
+def _keys(frame: pd.DataFrame, what: str) -> dict[str, Any]:
+    """The `Keys` fields of a history or targets frame."""
+    return {
+        "player": _ints(frame["player_id"], f"{what}.player_id"),
+        "day": _days(frame["game_date"], f"{what}.game_date"),
+        "season": _strings(frame["season"]),
+        "opponent": _ints(frame["opponent_team_id"], f"{what}.opponent_team_id"),
+    }
+
+
 def history_input(history: pd.DataFrame) -> HistoryInput:
     return HistoryInput(
-        player=_ints(history["player_id"], "history.player_id"),
-        day=_days(history["game_date"], "history.game_date"),
-        season=_strings(history["season"]),
-        opponent=_ints(history["opponent_team_id"], "history.opponent_team_id"),
-        values={name: _floats(history[name]) for name in VALUE_COLUMNS},
+        **_keys(history, "history"), values={name: _floats(history[name]) for name in VALUE_COLUMNS}
     )
 
 
 def target_input(targets: pd.DataFrame) -> TargetInput:
     return TargetInput(
-        player=_ints(targets["player_id"], "targets.player_id"),
-        day=_days(targets["game_date"], "targets.game_date"),
-        season=_strings(targets["season"]),
-        opponent=_ints(targets["opponent_team_id"], "targets.opponent_team_id"),
+        **_keys(targets, "targets"),
         context={name: _floats(targets[name]) for name in CONTEXT_COLUMNS},
         is_home=_flags(targets["is_home"]),
         phase=_strings(targets["phase"]),
