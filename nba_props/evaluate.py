@@ -1,32 +1,10 @@
 """Walk-forward evaluation: train on seasons up to X, predict every game of season Y, point in time.
 
-The model is trained exactly as `nba-props train` trains it: `shared.training` builds the frame
-through the serving SQL and the one `compute_features` (every feature of a game on date D sees only
-games strictly before D, cut to the serving window), and `shared.training.train_bundle` fits CatBoost
-with a chronological holdout whose residuals calibrate the confidence, then refits on every
-training row. The evaluation then predicts every played game of the test season with that bundle.
-
-Reported, overall and for the **prop-like** population (players averaging ≥ 24 minutes over their
-last 10 games, with ≥ 5 prior games in the window): MAE, RMSE, bias (mean of predicted - actual),
-within-3 and within-5 rates, side by side with baselines computed from the same window:
-
-- ``last_5``, ``last_10``: the V8 features ``points_avg_last_5`` / ``points_avg_last_10``;
-- ``season_avg``: ``points_avg_season`` (its first game of a season falls back to ``last_10``);
-- ``ewma``: exponentially weighted mean of the window's points, the half-life (in games) chosen on
-  the *training* seasons from `EWMA_HALF_LIVES` — the strongest version of the baseline, fairly;
-- ``blend``: 0.4·last_5 + 0.35·last_10 + 0.25·season_avg.
-
-"Overall" is every test game with at least one prior game (the baselines need one); the model's
-figures on debut games are reported separately. Errors by minutes bucket use the last-10 minutes
-average, which is known before the game.
-
-**Calibration.** The real logs have no betting lines, so the confidence output is checked on
-pseudo-lines: for every test game, q = floor(last-10 average) + 0.5 (a half point, as most prop lines
-are, so there are no pushes), the bundle's P(actual > q) is binned and compared with how often the
-player actually scored more than q. The same is done for the recommendation's confidence (the
-probability of the recommended side at the configured edge threshold) against its hit rate. A
-pseudo-line is not a market line: it only tests whether the stated probabilities are honest, never
-how the picks would fare against a bookmaker.
+The model is trained exactly as `nba-props train` trains it (`shared.training`: the serving SQL,
+the one feature implementation, a chronological holdout calibrating the confidence, a refit on every
+training row); the bundle then predicts every played game of the test season. Reported, overall and
+for the prop-like population: MAE, RMSE, bias, within-3 and within-5 rates next to baselines from
+the same window, errors by minutes bucket, and the calibration of the stated probabilities.
 """
 
 from __future__ import annotations
@@ -66,6 +44,7 @@ from shared.warehouse import Warehouse
 FloatArray = npt.NDArray[np.float64]
 Progress = Callable[[str, int, int], None]
 
+# Prop-like: players averaging >= 24 minutes over their last 10 games, with >= 5 prior window games.
 PROP_MIN_MINUTES = 24.0
 PROP_MIN_GAMES = 5
 EWMA_HALF_LIVES: tuple[float, ...] = (3.0, 5.0, 7.0, 10.0, 15.0, 20.0, 30.0)
@@ -79,6 +58,11 @@ MINUTES_BUCKETS: tuple[tuple[float, float], ...] = (
     (36.0, math.inf),
 )
 PROBABILITY_BINS = np.linspace(0.0, 1.0, 11)
+# last_5 / last_10: the features points_avg_last_5 / _10; season_avg: points_avg_season (last_10 on a
+# season's first game); ewma: the window's points, its half-life (in games) chosen on the training
+# seasons from EWMA_HALF_LIVES, the strongest version of the baseline; blend: BLEND_WEIGHTS of
+# last_5, last_10 and season_avg. "Overall" is every test game with a prior game (the baselines need
+# one); the model's figures on debut games are reported apart. Minutes buckets use the last-10 average.
 BASELINES = ("last_5", "last_10", "season_avg", "ewma", "blend")
 
 
@@ -435,7 +419,12 @@ def _calibration(
     mask: npt.NDArray[np.bool_],
     edge_threshold: float,
 ) -> dict[str, Any]:
-    """P(over) and recommendation confidence against the pseudo-line floor(last-10) + 0.5."""
+    """P(over) and recommendation confidence against the pseudo-line floor(last-10) + 0.5.
+
+    The real logs have no betting lines. A half-point pseudo-line (as most prop lines are: no pushes)
+    tests whether the stated probabilities are honest, binned against how often the player beat it;
+    it is not a market line and says nothing of how the picks would fare against a bookmaker.
+    """
     actual = predictions["points"].to_numpy(dtype=np.float64)[mask]
     pseudo_line = np.floor(predictions["last_10"].to_numpy()[mask]) + 0.5
     pred = predictions[column].to_numpy()[mask]

@@ -1,12 +1,10 @@
-"""The cloud's dead-letter sink: Pub/Sub pushes every dead-lettered prediction request here, and the
-worker records it in `player_outcomes` as `dead_lettered` — what the loopback transport does
-in-process in embedded mode. So a player whose message exhausted its deliveries counts as failed
-in `/status`, is listed under `problems`, and trips the `dead_letters` alert, in the cloud as at home.
+"""The cloud's dead-letter sink: Pub/Sub pushes every dead-lettered prediction request here and the
+worker records it in `player_outcomes` as `dead_lettered`, as the loopback transport does in-process
+in embedded mode, so the player counts as failed in `/status` and trips the `dead_letters` alert.
 
-Pub/Sub forwards the original message (data and attributes: `batch_id`, `player_id`, `game_date`)
-and adds `CloudPubSubDeadLetterSourceDeliveryCount` and `CloudPubSubDeadLetterSourceSubscription`.
-The payload itself is never decoded: a message that could not be predicted five times is recorded
-for what it says it is about, however broken its payload.
+The payload is never decoded: a message that could not be predicted five times is recorded for what
+its attributes (`batch_id`, `player_id`, `game_date`, and Pub/Sub's source delivery count and
+subscription) say it is about, however broken its payload.
 """
 
 from __future__ import annotations
