@@ -42,7 +42,23 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
-class GameContext(_Strict):
+class TeamContext(_Strict):
+    """Season-to-date team and opponent aggregates before the game (None where the season has no
+    games yet): the game inputs of the V8 features, each a column of the slate and training queries."""
+
+    team_pace: float | None = None
+    team_off_rating: float | None = None
+    team_win_pct: float | None = None
+    team_rest_days: Int64 | None = None
+    opponent_def_rating: float | None = None
+    opponent_pace: float | None = None
+    opponent_rest_days: Int64 | None = None
+    opponent_paint_share_allowed: float | None = None
+    opponent_mid_share_allowed: float | None = None
+    opponent_three_share_allowed: float | None = None
+
+
+class GameContext(TeamContext):
     """The game being predicted, seen from the player's team, as of before tip-off."""
 
     game_id: str
@@ -55,17 +71,6 @@ class GameContext(_Strict):
     opponent_team_id: Int64
     opponent_abbr: str
     is_home: bool
-    # Season-to-date team aggregates before this game (None where the season has no games yet).
-    team_pace: float | None = None
-    team_off_rating: float | None = None
-    team_win_pct: float | None = None
-    team_rest_days: Int64 | None = None
-    opponent_def_rating: float | None = None
-    opponent_pace: float | None = None
-    opponent_rest_days: Int64 | None = None
-    opponent_paint_share_allowed: float | None = None
-    opponent_mid_share_allowed: float | None = None
-    opponent_three_share_allowed: float | None = None
 
 
 class HistoryTable(_Strict):

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from shared.contracts import HistoryTable, PredictionRequest
+from shared.contracts import HistoryTable, PredictionRequest, TeamContext
 
 # A different window on either side would be a training/serving skew.
 HISTORY_MAX_GAMES = 82
@@ -25,19 +25,8 @@ HISTORY_LOOKBACK_DAYS = 550
 
 HISTORY_COLUMNS: tuple[str, ...] = ("player_id", *HistoryTable.model_fields)
 
-# Season-to-date team and opponent context of a game, as the slate query and training_context.sql give it.
-CONTEXT_COLUMNS: tuple[str, ...] = (
-    "team_pace",
-    "team_off_rating",
-    "team_win_pct",
-    "team_rest_days",
-    "opponent_def_rating",
-    "opponent_pace",
-    "opponent_rest_days",
-    "opponent_paint_share_allowed",
-    "opponent_mid_share_allowed",
-    "opponent_three_share_allowed",
-)
+# The game's season-to-date team and opponent aggregates (a new one is a field of `TeamContext`).
+CONTEXT_COLUMNS: tuple[str, ...] = tuple(TeamContext.model_fields)
 
 TARGET_COLUMNS: tuple[str, ...] = (
     "player_id",
@@ -53,11 +42,11 @@ TARGET_COLUMNS: tuple[str, ...] = (
     "opening_line",
 )
 
-# The history columns the features read, besides the keys.
-VALUE_COLUMNS = (
-    "points",
-    "minutes",
-    *("fga", "fg3m", "fg3a", "ftm", "fta", "tov", "points_paint", "points_mid_range"),
+# The numbers of each history game the features may read (a new one is a field of `HistoryTable`).
+VALUE_COLUMNS: tuple[str, ...] = tuple(
+    name
+    for name in HistoryTable.model_fields
+    if name not in {"game_date", "season", "opponent_team_id", "is_home"}
 )
 
 FloatArray = npt.NDArray[np.float64]
