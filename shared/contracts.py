@@ -101,9 +101,6 @@ class HistoryTable(_Strict):
     def __len__(self) -> int:
         return len(self.game_date)
 
-    def columns(self) -> dict[str, list[Any]]:
-        return {name: getattr(self, name) for name in type(self).model_fields}
-
 
 class LineQuote(_Strict):
     """A real bookmaker line: the latest snapshot before tip-off and that book's opening line."""
