@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -12,54 +11,29 @@ from pydantic import ValidationError
 
 from shared.contracts import (
     INT64_MAX,
-    GameContext,
-    HistoryTable,
-    LineQuote,
     PredictionRequest,
     PushEnvelope,
     request_from_envelope,
 )
 from shared.errors import PoisonMessage
 
-D = date(2025, 1, 15)
+# A valid message payload, as the coordinator sends it.
+PAYLOAD = """{
+  "schema_version": 1, "batch_id": "b-1", "player_id": 7, "player_name": "A Player",
+  "game": {"game_id": "g-1", "game_date": "2025-01-15", "season": "2024-25", "team_id": 1,
+           "team_abbr": "AAA", "opponent_team_id": 2, "opponent_abbr": "BBB", "is_home": true,
+           "team_pace": 99.0},
+  "history": {"game_date": ["2025-01-13"], "season": ["2024-25"], "opponent_team_id": [3],
+              "is_home": [false], "minutes": [30.0], "points": [20.0], "fga": [null],
+              "fg3m": [1.0], "fg3a": [2.0], "ftm": [3.0], "fta": [4.0], "tov": [1.0],
+              "points_paint": [8.0], "points_mid_range": [null]},
+  "line": {"bookmaker": "book", "line": 20.5, "snapshot_at": "2025-01-15T12:00:00Z"},
+  "context": {"travel_miles": 250.0, "player_age": null}
+}"""
 
 
 def payload() -> dict[str, Any]:
-    request = PredictionRequest(
-        batch_id="b-1",
-        player_id=7,
-        player_name="A Player",
-        game=GameContext(
-            game_id="g-1",
-            game_date=D,
-            season="2024-25",
-            team_id=1,
-            team_abbr="AAA",
-            opponent_team_id=2,
-            opponent_abbr="BBB",
-            is_home=True,
-            team_pace=99.0,
-        ),
-        history=HistoryTable(
-            game_date=[date(2025, 1, 13)],
-            season=["2024-25"],
-            opponent_team_id=[3],
-            is_home=[False],
-            minutes=[30.0],
-            points=[20.0],
-            fga=[None],
-            fg3m=[1.0],
-            fg3a=[2.0],
-            ftm=[3.0],
-            fta=[4.0],
-            tov=[1.0],
-            points_paint=[8.0],
-            points_mid_range=[None],
-        ),
-        line=LineQuote(bookmaker="book", line=20.5, snapshot_at=datetime(2025, 1, 15, 12, tzinfo=UTC)),
-        context={"travel_miles": 250.0, "player_age": None},
-    )
-    loaded: dict[str, Any] = json.loads(request.to_bytes())
+    loaded: dict[str, Any] = json.loads(PAYLOAD)
     return loaded
 
 
@@ -71,8 +45,9 @@ def rejection(changed: dict[str, Any]) -> str:
     return err.value.reason
 
 
-def test_a_valid_payload_round_trips() -> None:
-    assert PredictionRequest.model_validate(payload()).model_dump(mode="json") == payload()
+def test_a_valid_payload_is_accepted() -> None:
+    request = PredictionRequest.model_validate(payload())
+    assert request.history.fga == [None] and request.context == {"travel_miles": 250.0, "player_age": None}
 
 
 @pytest.mark.parametrize(
