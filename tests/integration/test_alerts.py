@@ -331,7 +331,7 @@ ALERT_MODULE = ROOT / "coordinator" / "alerts.py"
 # Strings that only the alert module (and the files named) may contain.
 MARKERS = {
     "hooks.slack.com": set(),
-    "alert_log": {"shared/schema.py"},
+    "alert_log": {"shared/schema/runs.py"},
 }
 
 
