@@ -16,7 +16,16 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any, Final, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import ErrorDetails
 
 from shared.errors import PoisonMessage
@@ -30,8 +39,41 @@ INJURY_STATUSES = ("AVAILABLE", "PROBABLE", "QUESTIONABLE", "DOUBTFUL", "OUT")
 INT64_MAX: Final = 2**63 - 1
 # Every id and integer lands in a 64-bit column; a wider one cannot be stored.
 Int64 = Annotated[int, Field(ge=-INT64_MAX, le=INT64_MAX)]
-# A box-score count or total (JSON admits negative numbers, a game does not).
-Count = Annotated[float, Field(ge=0)]
+
+# Physical bounds of one player's game, with headroom over the records (JSON admits any number, a game
+# does not): the longest game ran 78 minutes (six overtimes, 1951); the most points 100 (1962); the
+# most field-goal attempts 63 and free-throw attempts 34, and no other count comes near them.
+MINUTES_MAX: Final = 80.0
+POINTS_MAX: Final = 120.0
+ATTEMPTS_MAX: Final = 100.0
+Minutes = Annotated[float, Field(ge=0, le=MINUTES_MAX)]
+Points = Annotated[float, Field(ge=0, le=POINTS_MAX)]
+Count = Annotated[float, Field(ge=0, le=ATTEMPTS_MAX)]
+# Season-to-date team aggregates: a share or a win rate is a fraction; pace and ratings (per 48
+# minutes and per 100 possessions) have stayed within 80-130 across the league's history; the longest
+# gap between two games of a team (an off-season, 2020's included) is under a year.
+Fraction = Annotated[float, Field(ge=0, le=1)]
+Rate = Annotated[float, Field(ge=0, le=250)]
+RestDays = Annotated[int, Field(ge=0, le=400)]
+# Dates the league can have played on (it began in 1946) and a model can be asked about.
+FIRST_DAY: Final = date(1946, 1, 1)
+LAST_DAY: Final = date(2100, 12, 31)
+GameDay = Annotated[date, Field(ge=FIRST_DAY, le=LAST_DAY)]
+
+
+def _in_league_years(value: datetime) -> datetime:
+    if not FIRST_DAY.year <= value.year <= LAST_DAY.year:
+        raise ValueError(f"{value.isoformat()} is outside {FIRST_DAY.year}-{LAST_DAY.year}")
+    return value
+
+
+Moment = Annotated[datetime, AfterValidator(_in_league_years)]
+# Ids, codes and names: generous for any real value, small enough to store and log.
+Code = Annotated[str, Field(min_length=1, max_length=16)]
+Ident = Annotated[str, Field(min_length=1, max_length=64)]
+Name = Annotated[str, Field(min_length=1, max_length=128)]
+# A career, playoffs and preseason included, is under 2,000 games.
+HISTORY_MAX_GAMES: Final = 3000
 # NaN and infinity fail a line's bounds: a line out of bounds, not an impossible number.
 Line = Annotated[LinePoints, Field(allow_inf_nan=True)]
 Price = Annotated[AmericanOdds, Field(ge=-INT64_MAX, le=INT64_MAX)]
@@ -46,50 +88,50 @@ class TeamContext(_Strict):
     """Season-to-date team and opponent aggregates before the game (None where the season has no
     games yet): the game inputs of the V8 features, each a column of the slate and training queries."""
 
-    team_pace: float | None = None
-    team_off_rating: float | None = None
-    team_win_pct: float | None = None
-    team_rest_days: Int64 | None = None
-    opponent_def_rating: float | None = None
-    opponent_pace: float | None = None
-    opponent_rest_days: Int64 | None = None
-    opponent_paint_share_allowed: float | None = None
-    opponent_mid_share_allowed: float | None = None
-    opponent_three_share_allowed: float | None = None
+    team_pace: Rate | None = None
+    team_off_rating: Rate | None = None
+    team_win_pct: Fraction | None = None
+    team_rest_days: RestDays | None = None
+    opponent_def_rating: Rate | None = None
+    opponent_pace: Rate | None = None
+    opponent_rest_days: RestDays | None = None
+    opponent_paint_share_allowed: Fraction | None = None
+    opponent_mid_share_allowed: Fraction | None = None
+    opponent_three_share_allowed: Fraction | None = None
 
 
 class GameContext(TeamContext):
     """The game being predicted, seen from the player's team, as of before tip-off."""
 
-    game_id: str
-    game_date: date
-    tipoff_utc: datetime | None = None
-    season: str
+    game_id: Ident
+    game_date: GameDay
+    tipoff_utc: Moment | None = None
+    season: Code
     phase: Literal["regular", "playoffs", "preseason"] = "regular"
     team_id: Int64
-    team_abbr: str
+    team_abbr: Code
     opponent_team_id: Int64
-    opponent_abbr: str
+    opponent_abbr: Code
     is_home: bool
 
 
 class HistoryTable(_Strict):
     """The player's games before the game date, column by column (compact, fast to parse)."""
 
-    game_date: list[date] = Field(default_factory=list)
-    season: list[str] = Field(default_factory=list)
-    opponent_team_id: list[Int64] = Field(default_factory=list)
-    is_home: list[bool] = Field(default_factory=list)
-    minutes: list[Count] = Field(default_factory=list)
-    points: list[Count] = Field(default_factory=list)
-    fga: list[Count | None] = Field(default_factory=list)
-    fg3m: list[Count | None] = Field(default_factory=list)
-    fg3a: list[Count | None] = Field(default_factory=list)
-    ftm: list[Count | None] = Field(default_factory=list)
-    fta: list[Count | None] = Field(default_factory=list)
-    tov: list[Count | None] = Field(default_factory=list)
-    points_paint: list[float | None] = Field(default_factory=list)
-    points_mid_range: list[float | None] = Field(default_factory=list)
+    game_date: list[GameDay] = Field(default_factory=list, max_length=HISTORY_MAX_GAMES)
+    season: list[Code] = Field(default_factory=list, max_length=HISTORY_MAX_GAMES)
+    opponent_team_id: list[Int64] = Field(default_factory=list, max_length=HISTORY_MAX_GAMES)
+    is_home: list[bool] = Field(default_factory=list, max_length=HISTORY_MAX_GAMES)
+    minutes: list[Minutes] = Field(default_factory=list, max_length=HISTORY_MAX_GAMES)
+    points: list[Points] = Field(default_factory=list, max_length=HISTORY_MAX_GAMES)
+    fga: list[Count | None] = Field(default_factory=list, max_length=HISTORY_MAX_GAMES)
+    fg3m: list[Count | None] = Field(default_factory=list, max_length=HISTORY_MAX_GAMES)
+    fg3a: list[Count | None] = Field(default_factory=list, max_length=HISTORY_MAX_GAMES)
+    ftm: list[Count | None] = Field(default_factory=list, max_length=HISTORY_MAX_GAMES)
+    fta: list[Count | None] = Field(default_factory=list, max_length=HISTORY_MAX_GAMES)
+    tov: list[Count | None] = Field(default_factory=list, max_length=HISTORY_MAX_GAMES)
+    points_paint: list[Points | None] = Field(default_factory=list, max_length=HISTORY_MAX_GAMES)
+    points_mid_range: list[Points | None] = Field(default_factory=list, max_length=HISTORY_MAX_GAMES)
 
     @model_validator(mode="after")
     def _same_length(self) -> Self:
@@ -105,11 +147,11 @@ class HistoryTable(_Strict):
 class LineQuote(_Strict):
     """A real bookmaker line: the latest snapshot before tip-off and that book's opening line."""
 
-    bookmaker: str
+    bookmaker: Ident
     line: Line
     over_price: Price | None = None
     under_price: Price | None = None
-    snapshot_at: datetime
+    snapshot_at: Moment
     opening_line: Line | None = None
 
 
@@ -119,13 +161,21 @@ class PredictionRequest(_Strict):
     schema_version: Literal[1] = SCHEMA_VERSION
     batch_id: str = Field(min_length=1, max_length=64)
     player_id: int = Field(gt=0, le=INT64_MAX)
-    player_name: str = Field(min_length=1, max_length=128)
+    player_name: Name
     game: GameContext
     injury_status: Literal["AVAILABLE", "PROBABLE", "QUESTIONABLE", "DOUBTFUL"] | None = None
     history: HistoryTable
     line: LineQuote | None = None
     # Context features beyond V8 (travel, schedule, age), stored with the prediction.
-    context: dict[str, float | None] = Field(default_factory=dict)
+    context: dict[Ident, float | None] = Field(default_factory=dict, max_length=64)
+
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _exactly_the_integer(cls, value: object) -> object:
+        # JSON's true and 1.0 equal 1 in Python; neither is the version number the contract speaks.
+        if type(value) is not int:
+            raise ValueError(f"schema_version must be the integer {SCHEMA_VERSION}, not {value!r}")
+        return value
 
     @model_validator(mode="after")
     def _history_is_before_the_game(self) -> Self:
@@ -154,25 +204,34 @@ def prediction_id(batch_id: str, game_id: str, player_id: int) -> str:
     return hashlib.sha256(f"{batch_id}|{game_id}|{player_id}".encode()).hexdigest()[:32]
 
 
+# Pub/Sub's own limits: 100 attributes, keys of 256 bytes and values of 1,024; message ids are
+# decimal numbers of about 16 digits; the delivery attempt counts up from 1 in an int32.
+MESSAGE_ID_MAX_CHARS: Final = 128
+AttributeKey = Annotated[str, Field(max_length=256)]
+AttributeValue = Annotated[str, Field(max_length=1024)]
+DeliveryAttempt = Annotated[StrictInt, Field(ge=0, le=2**31 - 1)]
+
+
 class PushMessage(BaseModel):
     """`message` of a Pub/Sub push request (both camelCase and snake_case ids, as Pub/Sub sends)."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, strict=True)
 
     data: str | None = None
-    attributes: dict[str, str] = Field(default_factory=dict)
-    message_id: str | None = Field(default=None, alias="messageId")
-    publish_time: str | None = Field(default=None, alias="publishTime")
+    attributes: dict[AttributeKey, AttributeValue] = Field(default_factory=dict, max_length=100)
+    message_id: str | None = Field(default=None, alias="messageId", max_length=MESSAGE_ID_MAX_CHARS)
+    # Pub/Sub always sends it: without it, nothing says how old a message is.
+    publish_time: str = Field(alias="publishTime", max_length=64)
 
 
 class PushEnvelope(BaseModel):
     """The body Pub/Sub POSTs to a push endpoint."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, strict=True)
 
     message: PushMessage
-    subscription: str | None = None
-    delivery_attempt: int | None = Field(default=None, alias="deliveryAttempt")
+    subscription: str | None = Field(default=None, max_length=512)
+    delivery_attempt: DeliveryAttempt | None = Field(default=None, alias="deliveryAttempt")
 
     @classmethod
     def wrap(
@@ -217,7 +276,7 @@ def parse_envelope(body: bytes) -> PushEnvelope:
         envelope = PushEnvelope.model_validate(raw)
     except ValidationError as exc:
         raise PoisonMessage("invalid_envelope", _short(exc)) from exc
-    if envelope.message.publish_time is not None and publish_time(envelope) is None:
+    if publish_time(envelope) is None:
         raise PoisonMessage("invalid_envelope", f"unreadable publishTime {envelope.message.publish_time!r}")
     return envelope
 
@@ -234,13 +293,14 @@ def request_from_envelope(envelope: PushEnvelope) -> PredictionRequest:
     if not isinstance(payload, dict):
         raise PoisonMessage("invalid_payload", "payload is not a JSON object")
     version = payload.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if type(version) is not int or version != SCHEMA_VERSION:
         raise PoisonMessage(
             "schema_version_mismatch",
             f"payload speaks schema {_clip(version)}, worker speaks {SCHEMA_VERSION}",
         )
     try:
-        request = PredictionRequest.model_validate(payload)
+        # Strict: JSON's "7" is no player id and 1 no boolean; dates are ISO text, not timestamps.
+        request = PredictionRequest.model_validate_json(data, strict=True)
     except ValidationError as exc:
         raise PoisonMessage(_rejection_reason(exc.errors()), _short(exc)) from exc
     _check_attributes(envelope.message.attributes, request)

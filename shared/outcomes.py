@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from shared.contracts import INT64_MAX, MESSAGE_ID_MAX_CHARS
 from shared.transport import DeadLetter
 from shared.warehouse import Warehouse
 
@@ -32,20 +34,18 @@ def outcome_row(
     game_date: date | None,
     detail: str = "",
     message_id: str | None = None,
-    delivery_hash: str | None = None,
+    delivery: str | None = None,
 ) -> dict[str, Any]:
-    """One outcome row; `delivery_hash` (of the body) tells apart rejected deliveries that carry no
-    message id and name no batch and player."""
+    """One outcome row, keyed so that recording the same fact twice keeps one row: a rejected or
+    dead-lettered `delivery` (see `delivery_key`) is one fact each, whatever player it names; what the
+    coordinator records about a player (skipped, not published, missing, re-sent) is one per outcome."""
     # Text from a rejected message is untrusted: it may hold lone surrogates no UTF-8 column can store.
     batch_id, message_id = _utf8_or_none(batch_id), _utf8_or_none(message_id)
     reason, detail = utf8_safe(reason), utf8_safe(detail)
-    # Keyed so that recording the same fact twice (a redelivered poison message) keeps one row.
-    if batch_id and player_id:
-        key = f"{batch_id}|{player_id}|{outcome.value}"
-    elif message_id:
-        key = f"msg|{message_id}|{reason}"
+    if delivery is not None:
+        key = f"delivery|{outcome.value}|{delivery}"
     else:
-        key = f"body|{delivery_hash}|{batch_id}|{reason}"
+        key = f"{batch_id}|{player_id}|{outcome.value}"
     return {
         "outcome_id": hashlib.sha256(key.encode()).hexdigest()[:32],
         "batch_id": batch_id,
@@ -59,6 +59,14 @@ def outcome_row(
     }
 
 
+def delivery_key(message_id: str | None, body: bytes) -> str:
+    """What tells one delivery from another: Pub/Sub's message id (the same on every redelivery),
+    else a hash of the body."""
+    if message_id:
+        return "msg|" + hashlib.sha256(message_id.encode("utf-8", "backslashreplace")).hexdigest()
+    return "body|" + hashlib.sha256(body).hexdigest()
+
+
 def utf8_safe(text: str) -> str:
     """`text` with anything UTF-8 cannot encode (lone surrogates) written as a backslash escape."""
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
@@ -68,11 +76,13 @@ def _utf8_or_none(text: str | None) -> str | None:
     return utf8_safe(text) if text is not None else None
 
 
-def _int_or_none(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
+def player_id_or_none(value: str | None) -> int | None:
+    """An attribute's player id if it is one a 64-bit column can hold, else None."""
+    # Bounded before int(): a 64-bit id has at most 19 digits, and int() of a huge string is slow.
+    if value is None or not (value.isascii() and value.isdigit() and len(value) <= 19):
         return None
+    player = int(value)
+    return player if 0 < player <= INT64_MAX else None
 
 
 def _date_or_none(value: str | None) -> date | None:
@@ -94,9 +104,11 @@ def record_dead_letter(warehouse: Warehouse, letter: DeadLetter, now: datetime) 
                 detail=f"{letter.attempts} attempts; last status {letter.last_status}: {letter.last_error}",
                 recorded_at=now,
                 batch_id=attrs.get("batch_id"),
-                player_id=_int_or_none(attrs.get("player_id")),
+                player_id=player_id_or_none(attrs.get("player_id")),
                 game_date=_date_or_none(attrs.get("game_date")),
-                message_id=letter.message_id,
+                message_id=letter.message_id[:MESSAGE_ID_MAX_CHARS],
+                # Without a message id, what it is about is all that tells one dead letter from another.
+                delivery=delivery_key(letter.message_id, json.dumps(attrs, sort_keys=True).encode()),
             )
         ],
     )

@@ -33,7 +33,7 @@ def record_pushed_dead_letter(warehouse: Warehouse, body: bytes, now: datetime) 
     letter = DeadLetter(
         message_id=envelope.message.message_id or "",
         attributes=attributes,
-        attempts=int(count) if count.isdigit() else 0,
+        attempts=int(count) if count.isascii() and count.isdigit() and len(count) <= 9 else 0,
         last_status=None,
         last_error=f"dead-lettered by Pub/Sub from {source}",
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Callable
@@ -14,7 +13,7 @@ import numpy as np
 import structlog
 
 from shared.contracts import (
-    INT64_MAX,
+    MESSAGE_ID_MAX_CHARS,
     PredictionRequest,
     PushEnvelope,
     parse_envelope,
@@ -25,13 +24,16 @@ from shared.errors import PoisonMessage
 from shared.features.sets import request_features
 from shared.model.bundle import ModelBundle
 from shared.model.recommend import recommend
-from shared.outcomes import Outcome, outcome_row, utf8_safe
+from shared.outcomes import Outcome, delivery_key, outcome_row, player_id_or_none, utf8_safe
 from shared.settings import Settings
 from shared.warehouse import Warehouse
 
 Clock = Callable[[], datetime]
 
 log = structlog.get_logger(__name__)
+
+# How far Pub/Sub's clock may run ahead of this instance's: both are NTP-synced, to well under this.
+CLOCK_SKEW_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -73,11 +75,18 @@ class PredictionHandler:
         return Handled("predicted", prediction_id=row["prediction_id"])
 
     def _check_age(self, envelope: PushEnvelope) -> None:
-        """A message older than the limit is acknowledged and recorded, not retried forever."""
+        """A message older than the limit is acknowledged and recorded, not retried forever; one
+        published in the future did not come from Pub/Sub."""
         published = publish_time(envelope)
-        if published is None:
-            return
+        if published is None:  # parse_envelope refuses an envelope without a readable publishTime
+            raise PoisonMessage("invalid_envelope", "message.publishTime is missing or unreadable")
         age = (self._clock() - published).total_seconds()
+        if age < -CLOCK_SKEW_S:
+            raise PoisonMessage(
+                "invalid_envelope",
+                f"publishTime {published.isoformat()} is {-age:.0f} s in the future "
+                f"(more than the {CLOCK_SKEW_S:g} s clocks may disagree)",
+            )
         if age > self._settings.max_message_age_s:
             raise PoisonMessage(
                 "message_expired",
@@ -140,8 +149,6 @@ class PredictionHandler:
 
     def _record_rejection(self, body: bytes, poison: PoisonMessage) -> None:
         attributes, message_id = _best_effort_attributes(body)
-        player = _player_id_or_none(attributes.get("player_id", ""))
-        game_date = attributes.get("game_date", "")
         self._warehouse.append(
             "player_outcomes",
             [
@@ -151,22 +158,14 @@ class PredictionHandler:
                     detail=poison.detail,
                     recorded_at=self._clock(),
                     batch_id=attributes.get("batch_id") or None,
-                    player_id=player,
-                    game_date=_parse_date(game_date),
-                    message_id=message_id,
-                    # Without a message id, only the body tells one rejected delivery from another.
-                    delivery_hash=hashlib.sha256(body).hexdigest(),
+                    player_id=player_id_or_none(attributes.get("player_id")),
+                    game_date=_parse_date(attributes.get("game_date", "")),
+                    message_id=message_id[:MESSAGE_ID_MAX_CHARS] if message_id else None,
+                    # One record per delivery: each bad message keeps its own reason, a redelivery none.
+                    delivery=delivery_key(message_id, body),
                 )
             ],
         )
-
-
-def _player_id_or_none(value: str) -> int | None:
-    try:
-        player = int(value)
-    except ValueError:
-        return None
-    return player if 0 < player <= INT64_MAX else None
 
 
 def _parse_date(value: str) -> date | None:
@@ -189,6 +188,7 @@ def _best_effort_attributes(body: bytes) -> tuple[dict[str, str], str | None]:
         message_id = (
             message.get("messageId") or message.get("message_id") if isinstance(message, dict) else None
         )
-        return clean, utf8_safe(str(message_id)[:128]) if message_id else None
+        # Whole, to tell deliveries apart (the caller clips what it stores).
+        return clean, utf8_safe(str(message_id)) if message_id else None
     except (ValueError, AttributeError, TypeError, RecursionError):
         return {}, None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -97,25 +97,31 @@ def test_a_redelivered_message_leaves_exactly_one_row(
     [
         (b"not json", "invalid_envelope_json"),
         (b"[]", "invalid_envelope"),
-        (json.dumps({"message": {"attributes": {}}}).encode(), "empty_message"),
-        (json.dumps({"message": {"data": "***"}}).encode(), "invalid_base64"),
+        ({"message": {"attributes": {}}}, "invalid_envelope"),  # no publishTime: not from Pub/Sub
+        ({"message": {"attributes": {}}, "published": True}, "empty_message"),
+        ({"message": {"data": "***"}, "published": True}, "invalid_base64"),
         (
-            json.dumps({"message": {"data": base64.b64encode(b"{nope").decode()}}).encode(),
+            {"message": {"data": base64.b64encode(b"{nope").decode()}, "published": True},
             "invalid_payload_json",
         ),
         (
-            json.dumps({"message": {"data": base64.b64encode(b'{"schema_version": 99}').decode()}}).encode(),
+            {"message": {"data": base64.b64encode(b'{"schema_version": 99}').decode()}, "published": True},
             "schema_version_mismatch",
         ),
         (
-            json.dumps({"message": {"data": base64.b64encode(b'{"schema_version": 1}').decode()}}).encode(),
+            {"message": {"data": base64.b64encode(b'{"schema_version": 1}').decode()}, "published": True},
             "invalid_payload",
         ),
     ],
 )
 def test_poison_messages_are_acknowledged_and_recorded_with_a_reason(
-    client: TestClient, league_warehouse: DuckDbWarehouse, body: bytes, reason: str
+    client: TestClient, league_warehouse: DuckDbWarehouse, body: bytes | dict[str, Any], reason: str
 ) -> None:
+    if isinstance(body, dict):
+        doc = json.loads(json.dumps(body))  # a copy: the parameter is shared across runs
+        if doc.pop("published", False):
+            doc["message"]["publishTime"] = datetime.now(UTC).isoformat()
+        body = json.dumps(doc).encode()
     response = client.post(PUSH_PATH, content=body, headers={"content-type": "application/json"})
     assert response.status_code == 200
     assert response.json() == {"status": "rejected", "reason": reason}

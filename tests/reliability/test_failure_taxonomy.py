@@ -294,7 +294,8 @@ def test_different_unidentified_bad_bodies_each_leave_their_own_failure_record(
     for body in (b"not json at all", b"{broken", b"\xff\xfe garbage", b"{broken"):
         assert worker.post(PUSH_PATH, content=body).status_code == 200
     for batch in ("b0", "b1", "b2"):
-        unnamed = {"message": {"data": "!!!", "attributes": {"batch_id": batch}}}
+        published = datetime.now(UTC).isoformat()
+        unnamed = {"message": {"data": "!!!", "attributes": {"batch_id": batch}, "publishTime": published}}
         assert worker.post(PUSH_PATH, content=_raw(unnamed)).status_code == 200
     rows = league_warehouse.sql("SELECT reason, batch_id FROM player_outcomes ORDER BY reason, batch_id")
     assert list(rows["reason"]) == ["invalid_base64"] * 3 + ["invalid_envelope_json"] * 3

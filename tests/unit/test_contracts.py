@@ -39,7 +39,9 @@ def payload() -> dict[str, Any]:
 
 def rejection(changed: dict[str, Any]) -> str:
     data = base64.b64encode(json.dumps(changed).encode()).decode()
-    envelope = PushEnvelope.model_validate({"message": {"data": data, "attributes": {}}})
+    envelope = PushEnvelope.model_validate(
+        {"message": {"data": data, "attributes": {}, "publishTime": "2025-01-15T12:00:00Z"}}
+    )
     with pytest.raises(PoisonMessage) as err:
         request_from_envelope(envelope)
     return err.value.reason
