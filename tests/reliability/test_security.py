@@ -436,7 +436,8 @@ def test_the_worker_takes_what_pubsub_can_send_and_refuses_more_with_413(
 ) -> None:
     with TestClient(create_worker_app(WorkerContainer.build(settings, league_warehouse))) as client:
         # Pub/Sub's largest message, base64-encoded in an envelope: acknowledged (here: rejected as poison).
-        largest = json.dumps({"message": {"data": "A" * (WORKER_MAX_BODY_BYTES - 1024)}}).encode()
+        message = {"data": "A" * (WORKER_MAX_BODY_BYTES - 1024), "publishTime": datetime.now(UTC).isoformat()}
+        largest = json.dumps({"message": message}).encode()
         accepted = client.post(PUSH_PATH, content=largest)
         too_big = b"{" + b" " * WORKER_MAX_BODY_BYTES + b"}"
         declared = client.post(PUSH_PATH, content=too_big)
