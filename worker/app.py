@@ -10,7 +10,8 @@ from typing import Annotated, Any
 
 import structlog
 from fastapi import Depends, FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from shared.auth import AuthError, auth_error_response, authenticate_requests, install_auth
 from shared.bootstrap import make_warehouse
@@ -113,8 +114,13 @@ def create_app(container: WorkerContainer | None = None, settings: Settings | No
         version="1",
         lifespan=lifespan,
         dependencies=[Depends(authenticate_requests)],
+        # Served by _add_docs instead, as routes of the app: behind its authentication.
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     app.add_middleware(BodySizeLimit, max_bytes=WORKER_MAX_BODY_BYTES)
+    _add_docs(app)
 
     @app.exception_handler(AuthError)
     async def _refused(_: Request, exc: AuthError) -> JSONResponse:
@@ -169,6 +175,28 @@ def create_app(container: WorkerContainer | None = None, settings: Settings | No
         }
 
     return app
+
+
+def _add_docs(app: FastAPI) -> None:
+    """The OpenAPI schema and its viewers, at FastAPI's usual paths, under the app's dependencies."""
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi() -> dict[str, Any]:
+        return app.openapi()
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title=app.title, oauth2_redirect_url="/docs/oauth2-redirect"
+        )
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    def oauth2_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(openapi_url="/openapi.json", title=app.title)
 
 
 async def _body(request: Request) -> bytes:
