@@ -288,7 +288,6 @@ def full_disk(league_warehouse: DuckDbWarehouse) -> Iterator[DuckDbWarehouse]:
         wal.unlink()
 
 
-@issue17("a read-only warehouse is an unclassified error, not a typed WarehouseUnavailable naming it")
 def test_start_on_a_read_only_warehouse_answers_503_naming_the_cause(
     read_only_warehouse: DuckDbWarehouse, game_date: date, settings: Settings
 ) -> None:
@@ -299,7 +298,6 @@ def test_start_on_a_read_only_warehouse_answers_503_naming_the_cause(
     assert body["error"] == "warehouse_unavailable" and "read-only" in body["detail"]
 
 
-@issue17("a full disk is reported as 'write conflict persisted' after pointless retries")
 def test_start_on_a_full_disk_answers_503_naming_the_full_disk_not_a_write_conflict(
     full_disk: DuckDbWarehouse, game_date: date, settings: Settings
 ) -> None:
@@ -312,7 +310,6 @@ def test_start_on_a_full_disk_answers_503_naming_the_full_disk_not_a_write_confl
 
 
 @pytest.mark.parametrize("fault", ["read_only_warehouse", "full_disk"])
-@issue17("the coordinator's /readyz stays 200 while nothing can be written")
 def test_the_coordinators_readiness_is_503_while_writes_fail(
     request: pytest.FixtureRequest, game_date: date, settings: Settings, fault: str
 ) -> None:
