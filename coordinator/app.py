@@ -130,6 +130,7 @@ def create_app(container: CoordinatorContainer | None = None, settings: Settings
         finally:
             if owned:
                 app.state.container.close()
+                app.state.container.warehouse.close()  # last: the publisher's dead letters write to it
 
     # Every state-changing route (POST), including routers added later, needs a Google ID token when
     # auth is on; request bodies are small.

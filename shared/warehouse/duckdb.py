@@ -137,6 +137,7 @@ class DuckDbWarehouse:
         self, path: Path | str, *, default_timeout_s: float = 120.0, read_only: bool = False
     ) -> None:
         self.path = str(path)
+        self._read_only = read_only
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -146,6 +147,7 @@ class DuckDbWarehouse:
             raise WarehouseUnavailable(f"cannot open DuckDB file {self.path}: {exc}") from exc
         self._default_timeout_s = default_timeout_s
         self._health = WriteHealth()
+        self._closed = False
         self._count_lock = threading.Lock()
         self._query_count = 0
         self._local = threading.local()
@@ -377,4 +379,14 @@ class DuckDbWarehouse:
         return frame
 
     def close(self) -> None:
+        """Checkpoint, then close (once): the file holds every committed row and no write-ahead log
+        remains; a failed checkpoint is logged, and the next open replays the log."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.path != ":memory:" and not self._read_only:
+            try:
+                self._root.execute("CHECKPOINT")
+            except duckdb.Error as exc:  # the log still holds the rows; the next open replays it
+                log.warning("DuckDB checkpoint on close failed", path=self.path, error=str(exc))
         self._root.close()

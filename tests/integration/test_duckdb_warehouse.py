@@ -140,3 +140,15 @@ def test_write_health_remembers_an_unavailable_write_until_one_succeeds() -> Non
     with health.watching():
         pass
     assert health.failure is None
+
+
+def test_closing_leaves_no_write_ahead_log(tmp_path: Path) -> None:
+    warehouse = DuckDbWarehouse(tmp_path / "w.duckdb")
+    warehouse.create_schema()
+    writer = threading.Thread(target=warehouse.append, args=("player_outcomes", [_outcome(1)]))
+    writer.start()
+    writer.join()
+    assert (tmp_path / "w.duckdb.wal").exists()
+    warehouse.close()
+    warehouse.close()  # a second close is harmless
+    assert not (tmp_path / "w.duckdb.wal").exists()

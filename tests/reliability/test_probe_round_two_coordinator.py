@@ -373,16 +373,7 @@ def _healthy(url: str) -> bool:
 
 
 @pytest.mark.skipif(os.name != "posix", reason="signals")
-@pytest.mark.parametrize(
-    "service",
-    [
-        pytest.param(
-            "coordinator",
-            marks=issue17("serve coordinator leaves a .wal after a clean SIGTERM (not checkpointed)"),
-        ),
-        "worker",  # the worker's lifespan closes the warehouse it opened, which checkpoints
-    ],
-)
+@pytest.mark.parametrize("service", ["coordinator", "worker"])
 def test_a_service_stopped_with_sigterm_leaves_its_duckdb_file_checkpointed(
     league_file: tuple[Path, date],
     tmp_path: Path,
