@@ -432,7 +432,6 @@ def _has_ipv6_loopback() -> bool:
 
 
 @pytest.mark.skipif(not _has_ipv6_loopback(), reason="this machine has no IPv6 loopback")
-@issue17("embedded mode cannot bind ::1 (the loopback sockets are IPv4 only)")
 def test_embedded_mode_serves_on_ipv6_loopback(league_warehouse: DuckDbWarehouse, settings: Settings) -> None:
     ipv6 = settings.model_copy(update={"host": "::1"})
     with EmbeddedStack(ipv6, warehouse=league_warehouse) as stack:
