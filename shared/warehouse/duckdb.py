@@ -54,6 +54,8 @@ _FAULTS: tuple[tuple[str, WarehouseFault, str], ...] = (
     ("permission denied", WarehouseFault.PERMISSION_DENIED, "permission denied on {path}"),
     ("could not set lock", WarehouseFault.LOCKED, "the DuckDB file {path} is in use by {holder}"),
 )
+# The lock's message adds nothing an operator needs beyond the holder's pid.
+_TERSE = frozenset({WarehouseFault.LOCKED})
 _LOCK_HOLDER = re.compile(r"\(PID (\d+)\)")
 
 
@@ -64,9 +66,8 @@ def _fault(what: str, path: str, exc: duckdb.Error) -> WarehouseUnavailable | No
         if marker in message.lower():
             pid = _LOCK_HOLDER.search(message)
             holder = f"another process (pid {pid.group(1)})" if pid else "another process"
-            return WarehouseUnavailable(
-                f"{what}: {summary.format(path=path, holder=holder)} ({message})", fault=fault
-            )
+            text = f"{what}: {summary.format(path=path, holder=holder)}"
+            return WarehouseUnavailable(text if fault in _TERSE else f"{text} ({message})", fault=fault)
     return None
 
 
@@ -141,7 +142,7 @@ class DuckDbWarehouse:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            with self._faults("open"):
+            with self._faults("cannot open the warehouse"):
                 self._root = duckdb.connect(self.path, read_only=read_only)
         except duckdb.IOException as exc:
             raise WarehouseUnavailable(f"cannot open DuckDB file {self.path}: {exc}") from exc

@@ -343,7 +343,6 @@ def locked_database(tmp_path: Path) -> Iterator[Path]:
         holder.wait(timeout=30)
 
 
-@issue17("the CLI prints a 56-line traceback on a locked database")
 def test_the_cli_reports_a_locked_database_in_a_few_lines_without_a_traceback(
     locked_database: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
