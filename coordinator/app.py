@@ -102,6 +102,8 @@ def _error_response(exc: NbaPropsError) -> JSONResponse:
                 body.update(query=exc.query, timeout_s=exc.timeout_s, elapsed_s=round(exc.elapsed_s, 2))
             if isinstance(exc, BatchNotResumable):
                 body.update(batch_id=exc.batch_id, status=exc.status)
+            if isinstance(exc, WarehouseUnavailable) and exc.fault is not None:
+                body.update(fault=exc.fault.value)
             if isinstance(exc, Unauthenticated):
                 return JSONResponse(body, status_code=status, headers={"WWW-Authenticate": "Bearer"})
             return JSONResponse(body, status_code=status)
@@ -128,6 +130,7 @@ def create_app(container: CoordinatorContainer | None = None, settings: Settings
         finally:
             if owned:
                 app.state.container.close()
+                app.state.container.warehouse.close()  # last: the publisher's dead letters write to it
 
     # Every state-changing route (POST), including routers added later, needs a Google ID token when
     # auth is on; request bodies are small.
@@ -152,7 +155,10 @@ def create_app(container: CoordinatorContainer | None = None, settings: Settings
 
     @app.get("/readyz")
     async def readyz(c: ContainerDep) -> Any:
-        """Readiness: the warehouse answers a cheap query."""
+        """Readiness: the last write did not fail, and the warehouse answers a cheap query."""
+        failure = c.warehouse.write_failure
+        if failure is not None:
+            return JSONResponse({"status": "unavailable", "detail": str(failure)}, status_code=503)
         try:
             await run_in_threadpool(c.warehouse.query, "batch_latest", {"game_date": None}, timeout_s=10)
         except NbaPropsError as exc:

@@ -26,10 +26,19 @@ from worker.app import create_app as create_worker_app
 
 
 def _loopback_socket(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    """A socket bound to ``host`` in the family its address has (``::1`` needs IPv6)."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    sock.bind(address)
     return sock
+
+
+def _http_url(host: str, port: int) -> str:
+    """``http://host:port``, an IPv6 address in brackets."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 @dataclass
@@ -57,7 +66,7 @@ class _Server:
     @property
     def url(self) -> str:
         host, port = self.sock.getsockname()[:2]
-        return f"http://{host}:{port}"
+        return _http_url(host, port)
 
     def stop(self) -> None:
         self.server.should_exit = True
@@ -91,7 +100,7 @@ class EmbeddedStack:
         host = self._settings.host
         worker_sock = _loopback_socket(host, self._worker_port)
         coordinator_sock = _loopback_socket(host, self._coordinator_port)
-        push_url = f"http://{host}:{worker_sock.getsockname()[1]}{PUSH_PATH}"
+        push_url = f"{_http_url(host, worker_sock.getsockname()[1])}{PUSH_PATH}"
         settings = self._settings.model_copy(update={"worker_push_url": push_url})
         self.worker = WorkerContainer.build(settings, warehouse)
         self.coordinator = CoordinatorContainer.build(settings, warehouse)

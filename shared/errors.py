@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 
 class NbaPropsError(Exception):
     """Base class for every error this project raises on purpose."""
@@ -11,8 +13,25 @@ class ConfigurationError(NbaPropsError):
     """Settings that cannot work together (raised at startup, never at request time)."""
 
 
+class WarehouseFault(StrEnum):
+    """Why a warehouse cannot take writes: a condition an operator must fix, which no retry changes."""
+
+    DISK_FULL = "disk_full"
+    READ_ONLY = "read_only"
+    PERMISSION_DENIED = "permission_denied"
+    LOCKED = "locked"
+
+
 class WarehouseUnavailable(NbaPropsError):
-    """The warehouse could not be reached or refused the request; retrying later may succeed."""
+    """The warehouse could not be reached or refused the request.
+
+    ``fault`` names the cause when it is one that retrying will not fix (see `WarehouseFault`); when
+    it is None the failure is transient and retrying later may succeed.
+    """
+
+    def __init__(self, message: str, *, fault: WarehouseFault | None = None) -> None:
+        self.fault = fault
+        super().__init__(message)
 
 
 class QueryTimeout(NbaPropsError):

@@ -14,6 +14,7 @@ import typer
 from nba_props.cli.compose import load_settings, open_warehouse
 from nba_props.cli.output import console, key_value_table
 from nba_props.cli.remote import URL_HELP, call, coordinator_url
+from shared.settings import WarehouseBackend
 
 STATUS_FIELDS = (
     "game_date",
@@ -60,6 +61,9 @@ def serve(
             console.print(f"coordinator {stack.coordinator_url}  worker {stack.worker_url}")
             stop.wait()
         return
+    if settings.warehouse_backend is WarehouseBackend.DUCKDB:
+        with open_warehouse(settings):  # a held or mistyped file: one line here, not a startup traceback
+            pass
     asgi = service_app(service.value, settings)
     # Cloud Run sends SIGTERM and allows 10 s: finish in-flight requests within that.
     uvicorn.run(asgi, host=settings.host, port=settings.port, timeout_graceful_shutdown=8, log_config=None)

@@ -9,7 +9,8 @@ the frame pipelines of features and training.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any, Protocol, runtime_checkable
 
@@ -17,6 +18,7 @@ import numpy as np
 import pandas as pd
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
+from shared.errors import WarehouseUnavailable
 from shared.schema import Table, table
 
 QueryParams = Mapping[str, Any]
@@ -59,7 +61,31 @@ class Warehouse(Protocol):
         """Bulk-load a DataFrame (generator, importer) with the same keep-the-first semantics."""
         ...
 
+    @property
+    def write_failure(self) -> WarehouseUnavailable | None:
+        """Why the last write failed for want of the warehouse, until a write succeeds again; None
+        while writes succeed. Costs nothing: readiness asks it on every probe."""
+        ...
+
     def close(self) -> None: ...
+
+
+class WriteHealth:
+    """Remembers the failure of the last write (`WarehouseUnavailable`) until a write succeeds:
+    what an adapter's `write_failure` answers. Other errors (a bad row, a timeout) leave it as is."""
+
+    def __init__(self) -> None:
+        self.failure: WarehouseUnavailable | None = None
+
+    @contextmanager
+    def watching(self) -> Iterator[None]:
+        """Run one write, recording how it ended."""
+        try:
+            yield
+        except WarehouseUnavailable as exc:
+            self.failure = exc
+            raise
+        self.failure = None
 
 
 def is_null(value: Any) -> bool:

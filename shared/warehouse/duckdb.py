@@ -5,10 +5,11 @@ DuckDB's dialect lives here too: the BigQuery SQL files transpiled by sqlglot, D
 
 from __future__ import annotations
 
+import re
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -19,99 +20,55 @@ import pandas as pd
 import pyarrow as pa
 import sqlglot
 
-from shared.errors import QueryTimeout, WarehouseUnavailable
+from shared.errors import QueryTimeout, WarehouseFault, WarehouseUnavailable
+from shared.logging import get_logger
 from shared.schema import TABLES, VIEWS, ColumnType, Table, table
 from shared.sql import SqlStatement, check_params, statement
-from shared.warehouse import QueryParams, Record, in_table_order, plain_records, retrying_conflicts
+from shared.warehouse import (
+    QueryParams,
+    Record,
+    WriteHealth,
+    in_table_order,
+    plain_records,
+    retrying_conflicts,
+)
+from shared.warehouse.group_commit import GroupWriter
 
 if TYPE_CHECKING:
     from shared.settings import Settings
+
+
+log = get_logger(__name__)
 
 
 class _WriteConflict(Exception):
     """Two transactions touched the same key at once; the loser retries."""
 
 
-@dataclass(eq=False)
-class _Pending:
-    rows: list[Mapping[str, Any]]
-    done: threading.Event = field(default_factory=threading.Event)
-    lead: bool = False  # handed the writing role by the previous writer
-    error: BaseException | None = None
+# What DuckDB's message says when the file, not the statement, is at fault (DuckDB raises these as
+# transaction, input or I/O errors alike, so only the text tells them from a write conflict).
+_FAULTS: tuple[tuple[str, WarehouseFault, str], ...] = (
+    ("no space left on device", WarehouseFault.DISK_FULL, "no space left on device for {path}"),
+    ("disk quota exceeded", WarehouseFault.DISK_FULL, "no space left on device for {path} (quota)"),
+    ("read-only", WarehouseFault.READ_ONLY, "the DuckDB file {path} is read-only"),
+    ("permission denied", WarehouseFault.PERMISSION_DENIED, "permission denied on {path}"),
+    ("could not set lock", WarehouseFault.LOCKED, "the DuckDB file {path} is in use by {holder}"),
+)
+# The lock's message adds nothing an operator needs beyond the holder's pid.
+_TERSE = frozenset({WarehouseFault.LOCKED})
+_LOCK_HOLDER = re.compile(r"\(PID (\d+)\)")
 
 
-class _GroupWriter:
-    """Writes the rows of concurrent callers to one table in as few transactions as possible.
-
-    The first caller to find nobody writing becomes the writer: it takes everything queued (its own
-    rows included), writes it in one transaction and wakes those callers. If more rows queued
-    meanwhile, it hands the writing role to the first of them, so no caller writes for others
-    indefinitely. When a group fails, each caller's rows are written on their own, so that a bad row
-    fails only its own caller; a transient failure (``WarehouseUnavailable``) goes to everyone.
-    """
-
-    def __init__(self, write: Callable[[list[Mapping[str, Any]]], None], timeout_s: float) -> None:
-        self._write = write
-        self._timeout_s = timeout_s
-        self._lock = threading.Lock()
-        self._queue: list[_Pending] = []
-        self._writing = False
-
-    def write(self, rows: list[Mapping[str, Any]]) -> None:
-        mine = _Pending(rows)
-        with self._lock:
-            self._queue.append(mine)
-            lead = not self._writing
-            self._writing = True
-        if not lead:
-            self._wait(mine)
-            if not mine.lead:
-                if mine.error is not None:
-                    raise mine.error
-                return
-        self._write_queued()
-        if mine.error is not None:
-            raise mine.error
-
-    def _wait(self, mine: _Pending) -> None:
-        """Until written or handed the writing role; bounded by the timeout (appends are idempotent,
-        so "unavailable" and a redelivery are always safe, even if the rows commit after all)."""
-        if mine.done.wait(self._timeout_s):
-            return
-        with self._lock:
-            if mine.lead or mine.done.is_set():
-                return
-            if any(pending is mine for pending in self._queue):
-                self._queue = [pending for pending in self._queue if pending is not mine]
-                raise WarehouseUnavailable("a grouped write did not start in time")
-        # Taken into a group that is still being written.
-        if not mine.done.wait(self._timeout_s):
-            raise WarehouseUnavailable("a grouped write did not complete in time")
-
-    def _write_queued(self) -> None:
-        with self._lock:
-            group, self._queue = self._queue, []
-        try:
-            self._write([row for pending in group for row in pending.rows])
-        except WarehouseUnavailable as exc:
-            for pending in group:
-                pending.error = exc
-        except Exception:
-            for pending in group:
-                try:
-                    self._write(pending.rows)
-                except Exception as exc:
-                    pending.error = exc
-        finally:
-            with self._lock:
-                successor = self._queue[0] if self._queue else None
-                self._writing = successor is not None
-                if successor is not None:
-                    successor.lead = True
-                    successor.done.set()
-            for pending in group:
-                pending.lead = False
-                pending.done.set()
+def _fault(what: str, path: str, exc: duckdb.Error) -> WarehouseUnavailable | None:
+    """A fault of the file (full disk, read-only, permission, lock) as the typed error naming it."""
+    message = str(exc)
+    for marker, fault, summary in _FAULTS:
+        if marker in message.lower():
+            pid = _LOCK_HOLDER.search(message)
+            holder = f"another process (pid {pid.group(1)})" if pid else "another process"
+            text = f"{what}: {summary.format(path=path, holder=holder)}"
+            return WarehouseUnavailable(text if fault in _TERSE else f"{text} ({message})", fault=fault)
+    return None
 
 
 _DUCKDB_TYPES = {
@@ -181,18 +138,22 @@ class DuckDbWarehouse:
         self, path: Path | str, *, default_timeout_s: float = 120.0, read_only: bool = False
     ) -> None:
         self.path = str(path)
+        self._read_only = read_only
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._root = duckdb.connect(self.path, read_only=read_only)
+            with self._faults("cannot open the warehouse"):
+                self._root = duckdb.connect(self.path, read_only=read_only)
         except duckdb.IOException as exc:
             raise WarehouseUnavailable(f"cannot open DuckDB file {self.path}: {exc}") from exc
         self._default_timeout_s = default_timeout_s
+        self._health = WriteHealth()
+        self._closed = False
         self._count_lock = threading.Lock()
         self._query_count = 0
         self._local = threading.local()
         self._writers_lock = threading.Lock()
-        self._writers: dict[str, _GroupWriter] = {}
+        self._writers: dict[str, GroupWriter] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DuckDbWarehouse:
@@ -203,6 +164,22 @@ class DuckDbWarehouse:
     @property
     def query_count(self) -> int:
         return self._query_count
+
+    @property
+    def write_failure(self) -> WarehouseUnavailable | None:
+        return self._health.failure
+
+    @contextmanager
+    def _faults(self, what: str) -> Iterator[None]:
+        """A DuckDB error that names a fault of the file becomes `WarehouseUnavailable` at once, so
+        that nothing retries it as a write conflict; any other error passes unchanged."""
+        try:
+            yield
+        except duckdb.Error as exc:
+            fault = _fault(what, self.path, exc)
+            if fault is not None:
+                raise fault from exc
+            raise
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         # A cursor is a connection of its own to the same database; one per thread is safe.
@@ -227,7 +204,8 @@ class DuckDbWarehouse:
         started = time.monotonic()
         timer.start()
         try:
-            return cursor.execute(sql, dict(params))
+            with self._faults(name):
+                return cursor.execute(sql, dict(params))
         except duckdb.InterruptException as exc:
             raise QueryTimeout(name, limit, time.monotonic() - started) from exc
         except duckdb.TransactionException as exc:
@@ -246,6 +224,10 @@ class DuckDbWarehouse:
     # -- the port ---------------------------------------------------------------------------------
 
     def create_schema(self) -> None:
+        with self._faults("create_schema"):
+            self._create_schema()
+
+    def _create_schema(self) -> None:
         cursor = self._cursor()
         for t in TABLES:
             cursor.execute(create_table_ddl(t))
@@ -282,9 +264,10 @@ class DuckDbWarehouse:
 
     def execute(self, name: str, params: QueryParams, *, timeout_s: float | None = None) -> int:
         try:
-            for attempt in retrying_conflicts(_WriteConflict, 5):
-                with attempt:
-                    result = self._statement(name, params, timeout_s).fetchone()
+            with self._health.watching():
+                for attempt in retrying_conflicts(_WriteConflict, 5):
+                    with attempt:
+                        result = self._statement(name, params, timeout_s).fetchone()
         except _WriteConflict as exc:
             raise WarehouseUnavailable(f"{name}: write conflict persisted: {exc}") from exc
         return int(result[0]) if result else 0
@@ -304,10 +287,11 @@ class DuckDbWarehouse:
         with self._writers_lock:
             writer = self._writers.get(spec.name)
             if writer is None:
-                writer = self._writers[spec.name] = _GroupWriter(
+                writer = self._writers[spec.name] = GroupWriter(
                     lambda batch: self._write_rows(spec.name, batch), self._default_timeout_s
                 )
-        writer.write(list(rows))
+        with self._health.watching():
+            writer.write(list(rows))
         return len(rows)
 
     def _write_rows(self, table_name: str, rows: list[Mapping[str, Any]]) -> None:
@@ -348,7 +332,10 @@ class DuckDbWarehouse:
         for verb in ("INSERT", "INSERT OR IGNORE"):
             self._count()
             try:
-                cursor.execute(f"{verb} INTO {table_name} ({columns}) SELECT {columns} FROM incoming_rows")
+                with self._faults(f"append {table_name}"):
+                    cursor.execute(
+                        f"{verb} INTO {table_name} ({columns}) SELECT {columns} FROM incoming_rows"
+                    )
                 return
             except duckdb.TransactionException as exc:
                 raise _WriteConflict(str(exc)) from exc
@@ -364,7 +351,8 @@ class DuckDbWarehouse:
         if frame.empty:
             return 0
         spec, ordered = in_table_order(table_name, frame)
-        self._retrying(table_name, lambda: self._insert_ignoring_existing(spec.name, ordered))
+        with self._health.watching():
+            self._retrying(table_name, lambda: self._insert_ignoring_existing(spec.name, ordered))
         return len(ordered)
 
     def _insert_ignoring_existing(self, table_name: str, frame: pd.DataFrame) -> None:
@@ -373,7 +361,8 @@ class DuckDbWarehouse:
         try:
             cursor.register("incoming_rows", frame)
             try:
-                cursor.execute(f"INSERT OR IGNORE INTO {table_name} SELECT * FROM incoming_rows")
+                with self._faults(f"load {table_name}"):
+                    cursor.execute(f"INSERT OR IGNORE INTO {table_name} SELECT * FROM incoming_rows")
             finally:
                 cursor.unregister("incoming_rows")
         except duckdb.TransactionException as exc:
@@ -391,4 +380,14 @@ class DuckDbWarehouse:
         return frame
 
     def close(self) -> None:
+        """Checkpoint, then close (once): the file holds every committed row and no write-ahead log
+        remains; a failed checkpoint is logged, and the next open replays the log."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.path != ":memory:" and not self._read_only:
+            try:
+                self._root.execute("CHECKPOINT")
+            except duckdb.Error as exc:  # the log still holds the rows; the next open replays it
+                log.warning("DuckDB checkpoint on close failed", path=self.path, error=str(exc))
         self._root.close()

@@ -22,7 +22,7 @@ from google.api_core import exceptions
 from google.cloud import bigquery
 from sqlglot import exp
 
-from shared.errors import QueryTimeout, WarehouseUnavailable
+from shared.errors import QueryTimeout, WarehouseFault, WarehouseUnavailable
 from shared.features.window import history_params
 from shared.schema import TABLES, VIEWS
 from shared.settings import Settings
@@ -304,18 +304,26 @@ def test_errors_that_may_pass_become_warehouse_unavailable(plan: JobPlan) -> Non
     [
         (JobPlan(error_result={"reason": "invalidQuery", "message": "Syntax error"}), exceptions.BadRequest),
         (JobPlan(insert_error=exceptions.NotFound("Not found: Table nba.batches")), exceptions.NotFound),
-        (
-            JobPlan(insert_error=exceptions.Forbidden("denied", errors=[{"reason": "accessDenied"}])),
-            exceptions.Forbidden,
-        ),
     ],
-    ids=["bad-sql", "missing-table", "no-permission"],
+    ids=["bad-sql", "missing-table"],
 )
 def test_errors_a_retry_cannot_fix_propagate_unchanged(plan: JobPlan, error: type[Exception]) -> None:
     warehouse, _ = make(lambda _sql: plan)
 
     with pytest.raises(error):
         warehouse.query("batch_get", {"batch_id": "b1"})
+
+
+def test_a_refused_permission_is_warehouse_unavailable_naming_it_and_is_not_retried() -> None:
+    denied = JobPlan(insert_error=exceptions.Forbidden("denied", errors=[{"reason": "accessDenied"}]))
+    warehouse, client = make(lambda _sql: denied)
+
+    with pytest.raises(WarehouseUnavailable, match="permission denied") as raised:
+        warehouse.execute("batch_update", batch_update_params(status="failed"))
+
+    assert raised.value.fault is WarehouseFault.PERMISSION_DENIED
+    assert len(client.submitted) == 1
+    assert warehouse.write_failure is raised.value
 
 
 # -- the write path ----------------------------------------------------------------------------------

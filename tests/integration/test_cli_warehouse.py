@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,3 +48,53 @@ def test_the_warehouse_file_can_be_reopened_read_only_right_after_a_command(
         assert reopened.sql("SELECT count(*) AS n FROM batches")["n"].tolist() == [0]
     finally:
         reopened.close()
+
+
+@pytest.mark.parametrize(
+    ("configured", "says"),
+    [("", "is empty"), ("{tmp}", "is a directory"), ("{tmp}/typo/w.duckdb", "does not exist")],
+    ids=["empty", "a-directory", "a-missing-directory"],
+)
+def test_a_mistyped_warehouse_path_is_one_line_and_exit_1_and_creates_nothing(
+    configured: str, says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NBA_PROPS_DUCKDB_PATH", configured.replace("{tmp}", str(tmp_path)))
+    result = CliRunner().invoke(app, ["warehouse", "create"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), repr(result.exception)
+    assert len(result.output.strip().splitlines()) == 1 and says in result.output, result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def held_file(tmp_path: Path) -> Iterator[Path]:
+    """A DuckDB file another process holds open for writing."""
+    path = tmp_path / "held.duckdb"
+    script = (
+        "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('held', flush=True); sys.stdin.read()"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", script, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == b"held"
+        yield path
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["serve", "coordinator", "--port", "0"], ["serve", "embedded"], ["grade", "--date", "2026-01-05"]],
+    ids=["serve-coordinator", "serve-embedded", "grade"],
+)
+def test_every_command_on_a_held_warehouse_file_says_so_in_one_line_and_exits_1(
+    command: list[str], held_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NBA_PROPS_DUCKDB_PATH", str(held_file))
+    monkeypatch.setenv("NBA_PROPS_COORDINATOR_URL", "")
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), repr(result.exception)
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    assert "in use by another process" in result.output

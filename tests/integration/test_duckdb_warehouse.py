@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import threading
+from pathlib import Path
 
 import pytest
 
-from shared.errors import QueryTimeout
+from shared.errors import QueryTimeout, WarehouseFault, WarehouseUnavailable
+from shared.warehouse import WriteHealth
 from shared.warehouse.duckdb import DuckDbWarehouse
 
 
@@ -92,3 +95,60 @@ def test_a_query_past_its_timeout_is_interrupted_and_raises_query_timeout(
 
 def test_named_queries_with_null_parameters_work(warehouse: DuckDbWarehouse) -> None:
     assert warehouse.query("batch_latest", {"game_date": None}).empty
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_disk_is_unavailable_at_once_naming_it_not_retried_as_a_write_conflict(
+    tmp_path: Path,
+) -> None:
+    warehouse = DuckDbWarehouse(tmp_path / "w.duckdb")
+    warehouse.create_schema()
+    warehouse.sql("CHECKPOINT")
+    os.symlink("/dev/full", tmp_path / "w.duckdb.wal")  # every commit now fails with ENOSPC
+    before = warehouse.query_count
+    with pytest.raises(WarehouseUnavailable, match="no space left on device") as raised:
+        warehouse.append("player_outcomes", [_outcome(1)])
+    assert raised.value.fault is WarehouseFault.DISK_FULL
+    assert "write conflict" not in str(raised.value)
+    assert warehouse.query_count == before + 1, "retried"
+    assert warehouse.write_failure is raised.value
+    assert len(warehouse.records("batch_latest", {"game_date": None})) == 0  # reads still work
+
+
+def test_a_read_only_file_refuses_writes_as_unavailable_naming_it(tmp_path: Path) -> None:
+    writable = DuckDbWarehouse(tmp_path / "w.duckdb")
+    writable.create_schema()
+    writable.close()
+    warehouse = DuckDbWarehouse(tmp_path / "w.duckdb", read_only=True)
+    with pytest.raises(WarehouseUnavailable, match="read-only") as raised:
+        warehouse.execute(
+            "batch_lock_init", {"game_date": dt.date(2026, 1, 2), "now": dt.datetime.now(dt.UTC)}
+        )
+    assert raised.value.fault is WarehouseFault.READ_ONLY
+    assert warehouse.write_failure is raised.value
+    warehouse.close()
+
+
+def test_write_health_remembers_an_unavailable_write_until_one_succeeds() -> None:
+    health = WriteHealth()
+    down = WarehouseUnavailable("disk full", fault=WarehouseFault.DISK_FULL)
+    with pytest.raises(WarehouseUnavailable), health.watching():
+        raise down
+    with pytest.raises(ValueError), health.watching():
+        raise ValueError("a bad row says nothing about the warehouse")
+    assert health.failure is down
+    with health.watching():
+        pass
+    assert health.failure is None
+
+
+def test_closing_leaves_no_write_ahead_log(tmp_path: Path) -> None:
+    warehouse = DuckDbWarehouse(tmp_path / "w.duckdb")
+    warehouse.create_schema()
+    writer = threading.Thread(target=warehouse.append, args=("player_outcomes", [_outcome(1)]))
+    writer.start()
+    writer.join()
+    assert (tmp_path / "w.duckdb.wal").exists()
+    warehouse.close()
+    warehouse.close()  # a second close is harmless
+    assert not (tmp_path / "w.duckdb.wal").exists()

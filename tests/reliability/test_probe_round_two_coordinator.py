@@ -295,7 +295,6 @@ def full_disk(league_warehouse: DuckDbWarehouse) -> Iterator[DuckDbWarehouse]:
         wal.unlink()
 
 
-@issue17("a read-only warehouse is an unclassified error, not a typed WarehouseUnavailable naming it")
 def test_start_on_a_read_only_warehouse_answers_503_naming_the_cause(
     read_only_warehouse: DuckDbWarehouse, game_date: date, settings: Settings
 ) -> None:
@@ -306,7 +305,6 @@ def test_start_on_a_read_only_warehouse_answers_503_naming_the_cause(
     assert body["error"] == "warehouse_unavailable" and "read-only" in body["detail"]
 
 
-@issue17("a full disk is reported as 'write conflict persisted' after pointless retries")
 def test_start_on_a_full_disk_answers_503_naming_the_full_disk_not_a_write_conflict(
     full_disk: DuckDbWarehouse, game_date: date, settings: Settings
 ) -> None:
@@ -319,7 +317,6 @@ def test_start_on_a_full_disk_answers_503_naming_the_full_disk_not_a_write_confl
 
 
 @pytest.mark.parametrize("fault", ["read_only_warehouse", "full_disk"])
-@issue17("the coordinator's /readyz stays 200 while nothing can be written")
 def test_the_coordinators_readiness_is_503_while_writes_fail(
     request: pytest.FixtureRequest, game_date: date, settings: Settings, fault: str
 ) -> None:
@@ -353,7 +350,6 @@ def locked_database(tmp_path: Path) -> Iterator[Path]:
         holder.wait(timeout=30)
 
 
-@issue17("the CLI prints a 56-line traceback on a locked database")
 def test_the_cli_reports_a_locked_database_in_a_few_lines_without_a_traceback(
     locked_database: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -383,16 +379,7 @@ def _healthy(url: str) -> bool:
 
 
 @pytest.mark.skipif(os.name != "posix", reason="signals")
-@pytest.mark.parametrize(
-    "service",
-    [
-        pytest.param(
-            "coordinator",
-            marks=issue17("serve coordinator leaves a .wal after a clean SIGTERM (not checkpointed)"),
-        ),
-        "worker",  # the worker's lifespan closes the warehouse it opened, which checkpoints
-    ],
-)
+@pytest.mark.parametrize("service", ["coordinator", "worker"])
 def test_a_service_stopped_with_sigterm_leaves_its_duckdb_file_checkpointed(
     league_file: tuple[Path, date],
     tmp_path: Path,
@@ -451,7 +438,6 @@ def _has_ipv6_loopback() -> bool:
 
 
 @pytest.mark.skipif(not _has_ipv6_loopback(), reason="this machine has no IPv6 loopback")
-@issue17("embedded mode cannot bind ::1 (the loopback sockets are IPv4 only)")
 def test_embedded_mode_serves_on_ipv6_loopback(league_warehouse: DuckDbWarehouse, settings: Settings) -> None:
     ipv6 = settings.model_copy(update={"host": "::1"})
     with EmbeddedStack(ipv6, warehouse=league_warehouse) as stack:

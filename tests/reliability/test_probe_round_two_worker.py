@@ -242,7 +242,6 @@ def full_disk(league_warehouse: DuckDbWarehouse) -> Iterator[DuckDbWarehouse]:
         wal.unlink()
 
 
-@issue17("a full disk is reported as 'write conflict persisted' after pointless retries")
 def test_a_push_on_a_full_disk_answers_503_naming_the_full_disk_not_a_write_conflict(
     full_disk: DuckDbWarehouse, settings: Settings, request_with_line: PredictionRequest
 ) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from shared.errors import QueryTimeout
+from shared.errors import QueryTimeout, WarehouseUnavailable
 from shared.transport import OutgoingMessage, PublishReport
 from shared.warehouse import QueryParams, Warehouse, frame_records
 
@@ -75,6 +75,10 @@ class SpyWarehouse:
 
     def load_frame(self, table: str, frame: pd.DataFrame) -> int:
         return self.inner.load_frame(table, frame)
+
+    @property
+    def write_failure(self) -> WarehouseUnavailable | None:
+        return self.inner.write_failure
 
     def close(self) -> None:
         self.inner.close()

@@ -29,7 +29,14 @@ from shared.errors import WarehouseUnavailable
 from shared.logging import get_logger
 from shared.schema import TABLES, VIEWS, Table, table
 from shared.sql import check_params, statement
-from shared.warehouse import QueryParams, Record, in_table_order, plain_records, retrying_conflicts
+from shared.warehouse import (
+    QueryParams,
+    Record,
+    WriteHealth,
+    in_table_order,
+    plain_records,
+    retrying_conflicts,
+)
 from shared.warehouse.bigquery import dialect, values
 from shared.warehouse.bigquery.jobs import (
     MAX_POLL_S,
@@ -80,6 +87,7 @@ class BigQueryWarehouse:
         self._jobs = QueryJobs(client, self.dataset_id, location, rpc_timeout_s, max_poll_s)
         self._count_lock = threading.Lock()
         self._query_count = 0
+        self._health = WriteHealth()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BigQueryWarehouse:
@@ -96,6 +104,10 @@ class BigQueryWarehouse:
     @property
     def query_count(self) -> int:
         return self._query_count
+
+    @property
+    def write_failure(self) -> WarehouseUnavailable | None:
+        return self._health.failure
 
     @property
     def dataset_id(self) -> str:
@@ -187,20 +199,29 @@ class BigQueryWarehouse:
         check_params(stmt, dict(params))
         parameters = values.parameters(stmt.params, params)
         try:
-            for attempt in retrying_conflicts(ConcurrentUpdate, DML_CONFLICT_ATTEMPTS, most_s=2.0):
-                with attempt:
-                    job = self._run(name, stmt.bigquery, parameters, timeout_s).job
+            with self._health.watching():
+                for attempt in retrying_conflicts(ConcurrentUpdate, DML_CONFLICT_ATTEMPTS, most_s=2.0):
+                    with attempt:
+                        job = self._run(name, stmt.bigquery, parameters, timeout_s).job
         except ConcurrentUpdate as exc:
             raise WarehouseUnavailable(f"{name}: concurrent updates persisted: {exc}") from exc
         return int(job.num_dml_affected_rows or 0)
 
     def append(self, table_name: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        with self._health.watching():
+            return self._append(table_name, rows)
+
+    def load_frame(self, table_name: str, frame: pd.DataFrame) -> int:
+        with self._health.watching():
+            return self._load_frame(table_name, frame)
+
+    def _append(self, table_name: str, rows: Sequence[Mapping[str, Any]]) -> int:
         if not rows:
             return 0
         spec = table(table_name)
         if spec.name not in STREAMED_TABLES:
             # Streamed rows cannot be changed by DML for ~30 minutes: batch bookkeeping is loaded.
-            return self.load_frame(
+            return self._load_frame(
                 table_name, pd.DataFrame.from_records(list(rows), columns=spec.column_names)
             )
         records = values.json_rows(spec, rows)
@@ -215,7 +236,7 @@ class BigQueryWarehouse:
             raise ValueError(f"{table_name}: BigQuery refused rows: {errors[:3]}")
         return len(records)
 
-    def load_frame(self, table_name: str, frame: pd.DataFrame) -> int:
+    def _load_frame(self, table_name: str, frame: pd.DataFrame) -> int:
         if frame.empty:
             return 0
         spec, ordered = in_table_order(table_name, frame)

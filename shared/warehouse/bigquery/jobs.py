@@ -34,7 +34,7 @@ from tenacity import (
     retry_if_result,
 )
 
-from shared.errors import QueryTimeout, WarehouseUnavailable
+from shared.errors import QueryTimeout, WarehouseFault, WarehouseUnavailable
 from shared.logging import get_logger
 from shared.warehouse import Record
 from shared.warehouse.bigquery.values import Parameter
@@ -285,12 +285,17 @@ def _raise_job_error(name: str, job: bigquery.QueryJob, limit: float, started: f
 
 
 def _translate(name: str, exc: api_exceptions.GoogleAPICallError) -> Exception:
-    """Transient → WarehouseUnavailable; a DML conflict → retried; anything else stays as it is."""
+    """Transient → WarehouseUnavailable; a DML conflict → retried; a refused permission →
+    WarehouseUnavailable naming it (no retry); anything else stays as it is."""
     message = str(exc.message or exc)
     if "concurrent update" in message.lower() or "could not serialize access" in message.lower():
         return ConcurrentUpdate(message)
     if isinstance(exc, TRANSIENT_TYPES) or _reason(exc) in _TRANSIENT_REASONS:
         return WarehouseUnavailable(f"{name}: {message}")
+    if isinstance(exc, api_exceptions.Forbidden) or _reason(exc) == "accessDenied":
+        return WarehouseUnavailable(
+            f"{name}: permission denied: {message}", fault=WarehouseFault.PERMISSION_DENIED
+        )
     return exc
 
 
