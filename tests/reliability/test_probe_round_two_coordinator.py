@@ -78,7 +78,6 @@ def _push(request: PredictionRequest, message_id: str) -> dict[str, Any]:
 # -- /status --------------------------------------------------------------------------------------
 
 
-@issue17("/status counts outcome rows of players not on the slate: a batch completes early")
 def test_a_poison_message_naming_a_player_off_the_slate_does_not_count_towards_the_batch(
     league_warehouse: DuckDbWarehouse, game_date: date, settings: Settings
 ) -> None:
