@@ -112,6 +112,10 @@ class BatchStore:
     def latest(self, game_date: date | None = None) -> Batch | None:
         return self._one("batch_latest", {"game_date": game_date})
 
+    def latest_with_games(self) -> Batch | None:
+        """The newest batch that is not `no_games`."""
+        return self._one("batch_latest_with_games", {})
+
     def _one(self, name: str, params: dict[str, Any]) -> Batch | None:
         rows = self._warehouse.records(name, params)
         return Batch.from_record(rows[0]) if rows else None

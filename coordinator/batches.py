@@ -245,7 +245,7 @@ class BatchCoordinator:
     # -- status and reconcile -----------------------------------------------------------------
 
     def _find(self, batch_id: str | None) -> Batch:
-        batch = self.store.get(batch_id) if batch_id else self.store.latest(None)
+        batch = self.store.get(batch_id) if batch_id else self.store.latest_with_games()
         if batch is None:
             raise BatchNotFound(batch_id or "no batch has run yet")
         return batch
@@ -261,7 +261,7 @@ class BatchCoordinator:
         return self._warehouse.records("batch_progress", {**params, "player_ids": players})[0]
 
     def status(self, batch_id: str | None = None) -> dict[str, Any]:
-        """Progress of a batch (default: the latest), read from the warehouse; changes nothing."""
+        """Progress of a batch (default: the newest that had games), read from the warehouse."""
         batch = self._find(batch_id)
         return self._answer(batch, self._progress(batch))
 

@@ -50,7 +50,7 @@ async def start(coordinator: CoordinatorDep, body: StartRequest | None = None) -
 async def status(
     coordinator: CoordinatorDep, batch_id: Annotated[str | None, Query(max_length=64)] = None
 ) -> Any:
-    """Progress of a batch (default: the latest), counted from the warehouse."""
+    """Progress of a batch (default: the newest one that is not `no_games`), counted from the warehouse."""
     # Reconciles: a GET is the moment a finished batch is seen complete (see BatchCoordinator.reconcile).
     return await run_in_threadpool(coordinator.reconcile, batch_id)
 
