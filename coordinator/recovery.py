@@ -176,10 +176,12 @@ class Recovery:
             store.ensure_holder(game_date, batch_id)  # a forced /start may have taken the date meanwhile
             report = self._batches.fanout.publish(batch_id, game_date, targets)
             self._batches.fanout.record_resent(batch_id, game_date, report.published)
-            # Superseded meanwhile: it stays superseded (batch_update.sql), its rows hidden by the view.
-            store.update(
-                batch_id, status=BatchStatus.RUNNING, published=batch.published + len(report.published)
-            )
+            if report.published or interrupted:
+                # Superseded meanwhile: it stays superseded (batch_update.sql), its rows hidden by the
+                # view. Nothing sent, nothing changes: the batch row's write time is its stall timer.
+                store.update(
+                    batch_id, status=BatchStatus.RUNNING, published=batch.published + len(report.published)
+                )
             log.info("Batch resumed", resent=len(report.published), failed=len(report.failed))
         return {
             "batch_id": batch_id,

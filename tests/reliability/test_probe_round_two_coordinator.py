@@ -111,7 +111,6 @@ def test_a_poison_message_naming_a_player_off_the_slate_does_not_count_towards_t
     assert status["progress_pct"] < 100
 
 
-@issue17("/status without an id returns the newest batch even when it is a no-games one")
 def test_status_without_an_id_reports_the_newest_batch_that_had_games(
     league_warehouse: DuckDbWarehouse, game_date: date, settings: Settings
 ) -> None:
@@ -128,7 +127,6 @@ def test_status_without_an_id_reports_the_newest_batch_that_had_games(
     assert latest.json()["status"] != "no_games"
 
 
-@issue17("a resume that sends nothing resets the stall timer")
 def test_a_resume_that_sends_nothing_leaves_a_stalled_batch_stalled(
     league_warehouse: DuckDbWarehouse, game_date: date, settings: Settings, clock: ManualClock
 ) -> None:
