@@ -179,6 +179,24 @@ def test_start_refuses_a_body_a_strict_contract_refuses_and_starts_nothing(
     assert count(league_warehouse, "batches") == 0
 
 
+@pytest.mark.parametrize("body", [b"", b"{}", b" \n"], ids=["no body", "an empty object", "whitespace"])
+def test_start_without_a_body_still_runs_tonight(
+    league_warehouse: DuckDbWarehouse, settings: Settings, body: bytes
+) -> None:
+    with _coordinator(league_warehouse, settings) as client:
+        response = client.post("/start", content=body, headers={"content-type": "application/json"})
+    assert response.status_code in (200, 202), response.text
+    assert count(league_warehouse, "batches") == 1
+
+
+def test_a_query_date_given_as_a_timestamp_is_refused(
+    league_warehouse: DuckDbWarehouse, settings: Settings
+) -> None:
+    with _coordinator(league_warehouse, settings) as client:
+        response = client.get("/grade", params={"date": "1796601600"})
+    assert response.status_code == 422 and response.json()["error"] == "invalid_request"
+
+
 # -- auth: tokens never echoed, docs not open -------------------------------------------------------
 
 
