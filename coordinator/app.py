@@ -9,11 +9,13 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from coordinator.alerts import AlertManager
 from coordinator.batch_store import BatchNotResumable
 from coordinator.batches import BatchCoordinator
+from coordinator.http_input import validation_error_response
 from coordinator.night_checks import NightChecks
 from coordinator.routes_batches import router as batches_router
 from coordinator.routes_grading import router as grading_router
@@ -147,6 +149,10 @@ def create_app(container: CoordinatorContainer | None = None, settings: Settings
     @app.exception_handler(NbaPropsError)
     async def _handle(_: Request, exc: NbaPropsError) -> JSONResponse:
         return _error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return validation_error_response(exc)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

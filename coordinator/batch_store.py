@@ -6,6 +6,7 @@ and owns the durable date lock that lets exactly one batch run a night.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -73,6 +74,12 @@ class Batch:
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None
+    players_json: str | None = None
+
+    @property
+    def players(self) -> list[int] | None:
+        """The slate's player ids, the players the batch expects; None until it publishes."""
+        return [int(p) for p in json.loads(self.players_json)] if self.players_json else None
 
     @classmethod
     def from_record(cls, row: dict[str, Any]) -> Batch:
@@ -105,6 +112,10 @@ class BatchStore:
     def latest(self, game_date: date | None = None) -> Batch | None:
         return self._one("batch_latest", {"game_date": game_date})
 
+    def latest_with_games(self) -> Batch | None:
+        """The newest batch that is not `no_games`."""
+        return self._one("batch_latest_with_games", {})
+
     def _one(self, name: str, params: dict[str, Any]) -> Batch | None:
         rows = self._warehouse.records(name, params)
         return Batch.from_record(rows[0]) if rows else None
@@ -132,6 +143,7 @@ class BatchStore:
         load_metrics_json: str | None = None,
         error: str | None = None,
         superseded_by: str | None = None,
+        players: list[int] | None = None,
         finished_at: datetime | None = None,
     ) -> bool:
         """Apply the changes given (None keeps a field); with ``from_status``, only while the batch
@@ -145,6 +157,7 @@ class BatchStore:
             "load_metrics_json": load_metrics_json,
             "error": error,
             "superseded_by": superseded_by,
+            "players_json": json.dumps(players) if players is not None else None,
             "finished_at": finished_at,
             "now": self._clock(),
             "from_status": from_status.value if from_status is not None else None,

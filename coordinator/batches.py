@@ -196,6 +196,7 @@ class BatchCoordinator:
             expected=load.expected,
             skipped=len(load.skips),
             load_metrics_json=metrics_json,
+            players=load.player_ids,
         )
         if not moved:
             raise BatchConflict(batch_id, game_date.isoformat(), "was superseded while it loaded")
@@ -244,17 +245,23 @@ class BatchCoordinator:
     # -- status and reconcile -----------------------------------------------------------------
 
     def _find(self, batch_id: str | None) -> Batch:
-        batch = self.store.get(batch_id) if batch_id else self.store.latest(None)
+        batch = self.store.get(batch_id) if batch_id else self.store.latest_with_games()
         if batch is None:
             raise BatchNotFound(batch_id or "no batch has run yet")
         return batch
 
     def _progress(self, batch: Batch) -> dict[str, Any]:
-        params = {"batch_id": batch.batch_id, "game_date": batch.game_date}
-        return self._warehouse.records("batch_progress", params)[0]
+        """The counts of `batch_progress.sql`, over the players the batch expects only."""
+        params: dict[str, Any] = {"batch_id": batch.batch_id, "game_date": batch.game_date}
+        players = batch.players
+        if players is None:
+            # A batch row without its player list: every player its rows name counts.
+            results = self._warehouse.records("batch_player_results", params)
+            players = sorted({int(r["player_id"]) for r in results})
+        return self._warehouse.records("batch_progress", {**params, "player_ids": players})[0]
 
     def status(self, batch_id: str | None = None) -> dict[str, Any]:
-        """Progress of a batch (default: the latest), read from the warehouse; changes nothing."""
+        """Progress of a batch (default: the newest that had games), read from the warehouse."""
         batch = self._find(batch_id)
         return self._answer(batch, self._progress(batch))
 

@@ -81,7 +81,7 @@ class Recovery:
                 ended = BatchStatus.FAILED
                 error = f"finalized ({reason}) while loading: the coordinator stopped before publishing"
             else:
-                missing = self._missing_players(batch_id, game_date)
+                missing = self._missing_players(batch_id, game_date, batch.players)
                 detail = f"no prediction or outcome {before['idle_s']:.0f} s after the batch's last write"
                 self._batches.fanout.record(
                     batch_id,
@@ -118,20 +118,21 @@ class Recovery:
             known.setdefault(int(row["player_id"]), {})[str(row["result"])] = row["latest_at"]
         return known
 
-    def _missing_players(self, batch_id: str, game_date: date) -> list[int]:
-        """Slate players with no result, or whose latest news is a re-send that never arrived.
+    def _missing_players(self, batch_id: str, game_date: date, players: list[int] | None) -> list[int]:
+        """The batch's players with no result, or whose latest news is a re-send that never arrived.
 
         A player with a prediction, a skip or a rejection has a result; so has one whose lost message
         (publish_failed, missing) was not re-sent since, which already counts as failed. Finalizing
         runs after NBA_PROPS_STALL_AFTER_S without a write, so a re-sent message still without a
-        prediction is lost too. The slate is read again rather than stored with the batch: a roster
-        move since /start shows up here as a missing (or no longer listed) player.
+        prediction is lost too. ``players`` are those /status counts; None: the slate as it is now.
         """
-        slate = self._warehouse.records(
-            "slate",
-            {"start_date": game_date, "end_date": game_date, "rostered": True},
-            timeout_s=self._settings.query_timeout_s,
-        )
+        if players is None:
+            slate = self._warehouse.records(
+                "slate",
+                {"start_date": game_date, "end_date": game_date, "rostered": True},
+                timeout_s=self._settings.query_timeout_s,
+            )
+            players = [int(r["player_id"]) for r in slate]
         latest = self._results(batch_id, game_date)
 
         def has_result(pid: int) -> bool:
@@ -144,7 +145,7 @@ class Recovery:
             lost_at = max((known[k] for k in _LOST if k in known), default=None)
             return resent_at is None or (lost_at is not None and lost_at > resent_at)
 
-        return sorted(pid for pid in {int(r["player_id"]) for r in slate} if not has_result(pid))
+        return sorted(pid for pid in set(players) if not has_result(pid))
 
     def resume(self, batch_id: str) -> dict[str, Any]:
         """Send what a batch never got to the workers, under the same batch id (same prediction ids).
@@ -176,10 +177,12 @@ class Recovery:
             store.ensure_holder(game_date, batch_id)  # a forced /start may have taken the date meanwhile
             report = self._batches.fanout.publish(batch_id, game_date, targets)
             self._batches.fanout.record_resent(batch_id, game_date, report.published)
-            # Superseded meanwhile: it stays superseded (batch_update.sql), its rows hidden by the view.
-            store.update(
-                batch_id, status=BatchStatus.RUNNING, published=batch.published + len(report.published)
-            )
+            if report.published or interrupted:
+                # Superseded meanwhile: it stays superseded (batch_update.sql), its rows hidden by the
+                # view. Nothing sent, nothing changes: the batch row's write time is its stall timer.
+                store.update(
+                    batch_id, status=BatchStatus.RUNNING, published=batch.published + len(report.published)
+                )
             log.info("Batch resumed", resent=len(report.published), failed=len(report.failed))
         return {
             "batch_id": batch_id,

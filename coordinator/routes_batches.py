@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from coordinator.batch_store import BatchStatus
 from coordinator.batches import BatchCoordinator, StartResult
+from coordinator.http_input import IsoDate, body_schema, optional_body
 
 
 def _coordinator(request: Request) -> BatchCoordinator:
@@ -28,17 +29,18 @@ class StartRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    game_date: date | None = Field(default=None, ge=date(2000, 1, 1), le=date(2100, 12, 31))
+    game_date: IsoDate | None = Field(default=None, ge=date(2000, 1, 1), le=date(2100, 12, 31))
     force: StrictBool = False
 
 
 router = APIRouter(tags=["batches"])
 
 
-@router.post("/start", status_code=202, response_model=StartResult)
-async def start(coordinator: CoordinatorDep, body: StartRequest | None = None) -> Any:
+@router.post("/start", status_code=202, response_model=StartResult, openapi_extra=body_schema(StartRequest))
+async def start(
+    coordinator: CoordinatorDep, body: Annotated[StartRequest, Depends(optional_body(StartRequest))]
+) -> Any:
     """Load tonight's slate in three queries and fan out one message per player."""
-    body = body or StartRequest()
     result = await run_in_threadpool(coordinator.start, body.game_date, force=body.force)
     payload = result.as_json()
     if result.status == BatchStatus.NO_GAMES:
@@ -50,7 +52,7 @@ async def start(coordinator: CoordinatorDep, body: StartRequest | None = None) -
 async def status(
     coordinator: CoordinatorDep, batch_id: Annotated[str | None, Query(max_length=64)] = None
 ) -> Any:
-    """Progress of a batch (default: the latest), counted from the warehouse."""
+    """Progress of a batch (default: the newest one that is not `no_games`), counted from the warehouse."""
     # Reconciles: a GET is the moment a finished batch is seen complete (see BatchCoordinator.reconcile).
     return await run_in_threadpool(coordinator.reconcile, batch_id)
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from coordinator.alerts import AlertManager
 from coordinator.grading import Grader
+from coordinator.http_input import IsoDate, body_schema, optional_body
 from coordinator.report import render_report
 from shared.settings import Settings
 from shared.warehouse import Warehouse
@@ -31,7 +32,7 @@ def _grader(request: Request) -> Grader:
 
 
 GraderDep = Annotated[Grader, Depends(_grader)]
-DateQuery = Annotated[date | None, Query(alias="date", ge=date(2000, 1, 1), le=date(2100, 12, 31))]
+DateQuery = Annotated[IsoDate | None, Query(alias="date", ge=date(2000, 1, 1), le=date(2100, 12, 31))]
 
 
 class GradeRequest(BaseModel):
@@ -39,16 +40,17 @@ class GradeRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    game_date: date | None = Field(default=None, ge=date(2000, 1, 1), le=date(2100, 12, 31))
+    game_date: IsoDate | None = Field(default=None, ge=date(2000, 1, 1), le=date(2100, 12, 31))
 
 
 router = APIRouter(tags=["grading"])
 
 
-@router.post("/grade")
-async def grade(grader: GraderDep, body: GradeRequest | None = None) -> Any:
+@router.post("/grade", openapi_extra=body_schema(GradeRequest))
+async def grade(
+    grader: GraderDep, body: Annotated[GradeRequest, Depends(optional_body(GradeRequest))]
+) -> Any:
     """Grade a night against the box scores; store and return its summary (re-grading replaces it)."""
-    body = body or GradeRequest()
     result = await run_in_threadpool(grader.grade, body.game_date)
     return result.as_json()
 

@@ -48,6 +48,12 @@ class SlateLoad:
         """Every slate player ends as exactly one of these: a request, a skip or a rejection."""
         return len(self.requests) + len(self.skips) + len(self.rejected)
 
+    @property
+    def player_ids(self) -> list[int]:
+        """The players the batch expects, sorted: those of the requests, skips and rejections."""
+        ids = [r.player_id for r in self.requests] + [pid for pid, _, _ in self.skips]
+        return sorted(ids + [pid for pid, _ in self.rejected])
+
 
 def eligibility(
     slate: pd.DataFrame, history: pd.DataFrame, *, min_history_games: int

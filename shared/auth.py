@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from shared.errors import ConfigurationError, NbaPropsError
 from shared.logging import get_logger
@@ -177,12 +179,12 @@ class GoogleIdTokenVerifier:
         claims = self._verified_claims(token)
         issuer = claims.get("iss")
         if issuer not in GOOGLE_ISSUERS:
-            raise Unauthenticated(f"token issuer {issuer!r} is not Google")
+            raise Unauthenticated("the token's issuer is not Google")
         email = claims.get("email")
         if not isinstance(email, str) or email.lower() not in self._emails:
-            raise PermissionDenied(f"{email!r} may not call this service")
+            raise PermissionDenied("the token's email may not call this service")
         if claims.get("email_verified") is not True:
-            raise PermissionDenied(f"{email!r} is not a verified email")
+            raise PermissionDenied("the token's email is not verified")
         subject = claims.get("sub")
         return Caller(email=email, subject=str(subject) if subject is not None else None)
 
@@ -207,10 +209,43 @@ class GoogleIdTokenVerifier:
                 # (rate-limited: anyone can send a token naming an unknown key id).
                 if attempt == 1 and "key id" in str(exc).lower() and self._request.invalidate():
                     continue
-                raise Unauthenticated(f"invalid ID token: {exc}") from exc
+                raise Unauthenticated(f"invalid ID token: {_what_was_wrong(exc)}") from None
             except Exception as exc:  # a malformed token can break the JWT parsing in other ways
-                raise Unauthenticated(f"invalid ID token: {type(exc).__name__}") from exc
+                raise Unauthenticated(f"invalid ID token: {type(exc).__name__}") from None
         raise Unauthenticated("invalid ID token")  # pragma: no cover - the loop returns or raises
+
+
+# What google-auth's refusals mean, by a phrase of their message: the messages themselves quote the
+# token, its segments or its claims (a token with a byte appended is echoed whole), which must reach
+# neither a response nor a log line (nor a traceback: the refusals are raised `from None`).
+_REFUSALS: tuple[tuple[str, str], ...] = (
+    ("wrong number of segments", "not a JWT (three dot-separated segments)"),
+    ("can't parse segment", "a segment is not base64url-encoded JSON"),
+    ("header segment", "the header is not a JSON object"),
+    ("payload segment", "the payload is not a JSON object"),
+    ("incorrect padding", "a segment is not base64url-encoded"),
+    ("invalid base64", "a segment is not base64url-encoded"),
+    ("unsupported signature algorithm", "unsupported signature algorithm"),
+    ("the key algorithm", "unsupported signature algorithm"),
+    ("certificate for key id", "signed with a key Google does not list"),
+    ("certificate key type", "the signature does not match the key"),
+    ("could not verify token signature", "the signature does not verify"),
+    ("token does not contain required claim", "a required claim (iat, exp) is missing"),
+    ("token used too early", "issued in the future (check the clocks)"),
+    ("token expired", "expired"),
+    ("token has wrong audience", "issued for another audience"),
+    ("token does not contain a valid 'aud'", "no valid audience claim"),
+    ("token does not contain a valid 'sub'", "no valid subject claim"),
+)
+
+
+def _what_was_wrong(exc: Exception) -> str:
+    """Why google-auth refused a token, in words that quote nothing from it."""
+    message = str(exc).lower()
+    for start, meaning in _REFUSALS:
+        if start in message:
+            return meaning
+    return f"refused by the verifier ({type(exc).__name__})"
 
 
 def _bearer_token(authorization: str | None) -> str:
@@ -245,9 +280,37 @@ def check_serving_security(settings: Settings, service: str) -> GoogleIdTokenVer
 
 
 def install_auth(app: FastAPI, settings: Settings, service: str) -> None:
-    """Decide the app's authentication at startup (lifespan); the dependency reads it from app.state."""
+    """Decide the app's authentication at startup (lifespan); the dependency reads it from app.state.
+
+    The API docs are routes FastAPI adds itself, outside the app's dependencies: they are put behind
+    the same check here, so with auth on they need a token too.
+    """
     app.state.auth_verifier = check_serving_security(settings, service)
     app.state.auth_configured = True
+    _guard_docs(app)
+
+
+class _DocsRoute(Route):
+    """A docs route behind `authenticate_requests` (its own type: a second lifespan leaves it be)."""
+
+
+def _guard_docs(app: FastAPI) -> None:
+    docs = {app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url} - {None}
+    for index, route in enumerate(app.router.routes):
+        if isinstance(route, Route) and not isinstance(route, _DocsRoute) and route.path in docs:
+            endpoint = _authenticated(route.endpoint)
+            app.router.routes[index] = _DocsRoute(
+                route.path, endpoint, methods=route.methods, include_in_schema=False
+            )
+
+
+def _authenticated(endpoint: Callable[..., Any]) -> Callable[[Request], Awaitable[Response]]:
+    async def guarded(request: Request) -> Response:
+        await run_in_threadpool(authenticate_requests, request)
+        response: Response = await endpoint(request)
+        return response
+
+    return guarded
 
 
 def authenticate_requests(request: Request) -> Caller:

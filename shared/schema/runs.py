@@ -56,6 +56,12 @@ BATCHES = Table(
         ("created_at", TIMESTAMP, True),
         ("updated_at", TIMESTAMP, True),
         ("finished_at", TIMESTAMP),
+        Column(
+            "players_json",
+            STRING,
+            description="JSON list of the slate's player ids, the players the batch expects; NULL "
+            "until it publishes",
+        ),
     ),
     primary_key=("batch_id",),
     cluster_by=("game_date",),

@@ -3,12 +3,14 @@
 -- message was lost (publish_failed, missing) and then re-sent by a resume (resent) is in flight again,
 -- so counts as neither until its prediction or a new failure lands: a loss counts when it is newer
 -- than the player's latest re-send. last_activity is the latest write of the batch's workers and
--- transport; the coordinator compares it with NBA_PROPS_STALL_AFTER_S.
--- params: batch_id STRING, game_date DATE
+-- transport; the coordinator compares it with NBA_PROPS_STALL_AFTER_S. Only @player_ids, the players
+-- the batch expects, count: a row naming anyone else (a forged or corrupted message) must not bring
+-- the batch closer to complete.
+-- params: batch_id STRING, game_date DATE, player_ids ARRAY<INT64>
 WITH done AS (
   SELECT player_id, MAX(written_at) AS written_at
   FROM predictions_raw
-  WHERE game_date = @game_date AND batch_id = @batch_id
+  WHERE game_date = @game_date AND batch_id = @batch_id AND player_id IN UNNEST(@player_ids)
   GROUP BY player_id
 ),
 outcomes AS (
@@ -19,7 +21,7 @@ outcomes AS (
     MAX(IF(outcome = 'resent', recorded_at, NULL)) AS resent_at,
     LOGICAL_OR(outcome = 'skipped') AS skipped
   FROM player_outcomes
-  WHERE batch_id = @batch_id AND player_id IS NOT NULL
+  WHERE batch_id = @batch_id AND player_id IN UNNEST(@player_ids)
   GROUP BY player_id
 ),
 open_outcomes AS (

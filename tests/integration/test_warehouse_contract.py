@@ -147,6 +147,7 @@ def update_batch(warehouse: Warehouse, batch_id: str, **changes: Any) -> int:
             "load_metrics_json",
             "error",
             "superseded_by",
+            "players_json",
             "finished_at",
             "from_status",
         )
@@ -159,8 +160,9 @@ def batch_predictions(warehouse: Warehouse, batch_id: str) -> pd.DataFrame:
     return warehouse.query("batch_predictions", {"batch_id": batch_id, "game_date": GAME_DATE})
 
 
-def progress(warehouse: Warehouse, batch_id: str) -> dict[str, int]:
-    frame = warehouse.query("batch_progress", {"batch_id": batch_id, "game_date": GAME_DATE})
+def progress(warehouse: Warehouse, batch_id: str, players: range = range(1, 10)) -> dict[str, int]:
+    params = {"batch_id": batch_id, "game_date": GAME_DATE, "player_ids": list(players)}
+    frame = warehouse.query("batch_progress", params)
     return {key: int(frame.at[0, key]) for key in ("completed", "failed", "skipped")}
 
 
@@ -611,3 +613,13 @@ def test_progress_counts_what_the_tables_hold_for_the_batch(warehouse: Warehouse
 
     assert progress(warehouse, "b1") == {"completed": 3, "failed": 2, "skipped": 1}
     assert progress(warehouse, "nobody") == {"completed": 0, "failed": 0, "skipped": 0}
+
+
+def test_progress_counts_only_the_players_the_batch_expects(warehouse: Warehouse) -> None:
+    start_batch(warehouse, "b1")
+    warehouse.append("predictions_raw", [prediction("b1", p) for p in (1, 2, 123)])
+    warehouse.append(
+        "player_outcomes", [outcome("b1", 3, Outcome.SKIPPED), outcome("b1", 124, Outcome.FAILED)]
+    )
+
+    assert progress(warehouse, "b1", range(1, 4)) == {"completed": 2, "failed": 0, "skipped": 1}
