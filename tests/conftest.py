@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from collections.abc import Iterator
 from datetime import date
@@ -70,6 +71,19 @@ def league_warehouse(league_file: tuple[Path, date], tmp_path: Path) -> Iterator
     warehouse = DuckDbWarehouse(copy)
     yield warehouse
     warehouse.close()
+
+
+@pytest.fixture
+def full_disk(league_warehouse: DuckDbWarehouse) -> Iterator[DuckDbWarehouse]:
+    """The league warehouse with its write-ahead log on /dev/full: every commit fails with ENOSPC
+    from the kernel, reads still work (the DuckDB file was checkpointed when the league was written)."""
+    wal = Path(f"{league_warehouse.path}.wal")
+    assert not wal.exists()
+    os.symlink("/dev/full", wal)
+    try:
+        yield league_warehouse
+    finally:
+        wal.unlink()
 
 
 @pytest.fixture

@@ -299,19 +299,6 @@ def read_only_warehouse(league_file: tuple[Path, date], tmp_path: Path) -> Itera
     warehouse.close()
 
 
-@pytest.fixture
-def full_disk(league_warehouse: DuckDbWarehouse) -> Iterator[DuckDbWarehouse]:
-    """The warehouse's write-ahead log on /dev/full: every commit fails with ENOSPC from the kernel,
-    reads still work (the DuckDB file was checkpointed when the league was written)."""
-    wal = Path(f"{league_warehouse.path}.wal")
-    assert not wal.exists()
-    os.symlink("/dev/full", wal)
-    try:
-        yield league_warehouse
-    finally:
-        wal.unlink()
-
-
 def test_start_on_a_read_only_warehouse_answers_503_naming_the_cause(
     read_only_warehouse: DuckDbWarehouse, game_date: date, settings: Settings
 ) -> None:

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -227,19 +225,6 @@ def test_an_envelope_outside_the_strict_contract_is_rejected_and_recorded_not_pr
 
 
 # -- faults: a full disk -----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def full_disk(league_warehouse: DuckDbWarehouse) -> Iterator[DuckDbWarehouse]:
-    """The warehouse's write-ahead log on /dev/full: every commit fails with ENOSPC from the kernel,
-    reads still work (the DuckDB file was checkpointed when the league was written)."""
-    wal = Path(f"{league_warehouse.path}.wal")
-    assert not wal.exists()
-    os.symlink("/dev/full", wal)
-    try:
-        yield league_warehouse
-    finally:
-        wal.unlink()
 
 
 def test_a_push_on_a_full_disk_answers_503_naming_the_full_disk_not_a_write_conflict(
